@@ -1,0 +1,2 @@
+// CBLAS from OpenBLAS; the include path comes from pkg-config ("openblas").
+#include <cblas.h>

@@ -1,0 +1,1 @@
+print("offramp: the command-line tool is being assembled")
