@@ -1,0 +1,49 @@
+import COpenBLAS
+
+// MARK: - Matrix products (OpenBLAS)
+//
+// Everything is row-major Float32. Linear layers keep PyTorch's weight layout
+// (out, in), so a linear layer is out = inp · Wᵀ, which BLAS does without a copy.
+
+/// out (rows, outDim) = inp (rows, inDim) · weight(outDim, inDim)ᵀ [+ out if accumulate]
+///
+/// `ldInp`/`ldOut` are row strides, so a head's or a projection's columns can be
+/// read and written in place inside a wider packed buffer.
+@inline(__always)
+public func matmulTransposedB(
+    _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
+    rows: Int, inDim: Int, outDim: Int,
+    ldInp: Int? = nil, ldOut: Int? = nil, ldWeight: Int? = nil, accumulate: Bool = false, alpha: Float = 1
+) {
+    if rows == 0 || outDim == 0 { return }
+    cblas_sgemm(
+        CblasRowMajor, CblasNoTrans, CblasTrans,
+        Int32(rows), Int32(outDim), Int32(inDim),
+        alpha, inp, Int32(ldInp ?? inDim), weight, Int32(ldWeight ?? inDim),
+        accumulate ? 1 : 0, out, Int32(ldOut ?? outDim))
+}
+
+/// C (m, n) = A (m, k) · B (k, n) [+ C if accumulate], with optional transposes
+/// and row strides: the general form the backward passes need.
+@inline(__always)
+public func gemm(
+    _ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+    m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false,
+    lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil, accumulate: Bool = false, alpha: Float = 1
+) {
+    if m == 0 || n == 0 { return }
+    cblas_sgemm(
+        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+        Int32(m), Int32(n), Int32(k), alpha,
+        a, Int32(lda ?? (transposeA ? m : k)),
+        b, Int32(ldb ?? (transposeB ? k : n)),
+        accumulate ? 1 : 0, c, Int32(ldc ?? n))
+}
+
+/// Adds `bias` (cols) to every row of x (rows, cols).
+public func addBias(_ x: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, cols: Int, ld: Int? = nil) {
+    let stride = ld ?? cols
+    parallelChunks(rows, minimumChunk: 64) { range in
+        for r in range { vectorAdd(x + r * stride, bias, count: cols) }
+    }
+}
