@@ -1,0 +1,52 @@
+import Foundation
+
+// MARK: - Checkpoint key renaming, all in one place
+//
+// Offramp names parameters exactly as HF's BertModel state dict does
+// ("encoder.layer.0.attention.self.query.weight"). Checkpoints in the wild
+// differ in three ways, all accepted here:
+//  - a "bert." prefix (BertForSequenceClassification and friends);
+//  - TF-era LayerNorm names "gamma"/"beta" for "weight"/"bias";
+//  - buffers and heads the encoder does not use (embeddings.position_ids,
+//    cls.predictions.*), which are ignored.
+
+public enum CheckpointKeys {
+    /// The names under which `name` may be stored, in order of preference.
+    public static func candidates(for name: String) -> [String] {
+        var forms = [name]
+        if name.hasSuffix("LayerNorm.weight") {
+            forms.append(String(name.dropLast("weight".count)) + "gamma")
+        } else if name.hasSuffix("LayerNorm.bias") {
+            forms.append(String(name.dropLast("bias".count)) + "beta")
+        }
+        return forms + forms.map { "bert." + $0 }
+    }
+
+    /// The stored key for `name` in `file`, if any.
+    public static func resolve(_ name: String, in file: SafeTensorsFile) -> String? {
+        candidates(for: name).first { file.tensors[$0] != nil }
+    }
+}
+
+extension ParameterStore {
+    /// Fills every parameter from `file`. A missing tensor or one whose shape
+    /// differs from the model's is an error naming the tensor and both shapes.
+    /// Parameters named in `optional` may be absent; they are reported back
+    /// so the caller can decide (a BertModel without a pooler, say).
+    @discardableResult
+    public func load(from file: SafeTensorsFile, optional: Set<String> = []) throws -> [String] {
+        var missing: [String] = []
+        for entry in entries {
+            guard let key = CheckpointKeys.resolve(entry.name, in: file) else {
+                if optional.contains(entry.name) { missing.append(entry.name); continue }
+                throw OfframpError("\(file.url.path): missing tensor \(entry.name) (expected shape \(entry.shape))")
+            }
+            let info = file.tensors[key]!
+            guard info.shape == entry.shape else {
+                throw OfframpError("\(file.url.path): tensor \(key) has shape \(info.shape) but config.json implies \(entry.shape)")
+            }
+            try file.readFloats(key, into: UnsafeMutableBufferPointer(start: self[entry.name], count: entry.count))
+        }
+        return missing
+    }
+}

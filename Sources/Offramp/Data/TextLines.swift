@@ -1,0 +1,29 @@
+import Foundation
+
+// MARK: - Reading text files line by line, with errors that name the line
+
+/// The lines of a UTF-8 text file (CRLF or LF), each with its 1-based number.
+/// Invalid UTF-8 is an error naming the file and the first bad line.
+public func readTextLines(_ url: URL) throws -> [(number: Int, text: Substring)] {
+    guard let data = FileManager.default.contents(atPath: url.path) else {
+        throw OfframpError("\(url.path): cannot read the file (missing or unreadable)")
+    }
+    guard let text = String(validating: data, as: UTF8.self) else {
+        // Find the first line that does not decode, for the message.
+        var line = 1, start = data.startIndex
+        for i in data.indices where data[i] == 0x0A {
+            if String(validating: data[start..<i], as: UTF8.self) == nil { break }
+            line += 1; start = i + 1
+        }
+        throw OfframpError("\(url.path):\(line): invalid UTF-8")
+    }
+    var lines: [(Int, Substring)] = []
+    var n = 0
+    for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        n += 1
+        lines.append((n, raw.hasSuffix("\r") ? raw.dropLast() : raw))
+    }
+    // A final newline does not start another line.
+    if let last = lines.last, last.1.isEmpty, text.hasSuffix("\n") { lines.removeLast() }
+    return lines
+}

@@ -1,0 +1,166 @@
+import Foundation
+
+// MARK: - The encoder: embeddings + L layers (HF `BertModel` without heads)
+
+/// What a forward pass returns. All buffers are packed (rows = real tokens of
+/// `batch`, in order).
+public struct EncoderOutput: @unchecked Sendable {
+    public let batch: PackedBatch
+    /// Hidden size H.
+    public let width: Int
+    /// The last layer's hidden states, (T, H).
+    public let lastHidden: FloatBuffer
+    /// When requested: hidden states after the embeddings ([0]) and after
+    /// every layer ([1...L]), each (T, H).
+    public let hiddenStates: [FloatBuffer]
+    /// When requested: each layer's attention probabilities; sequence s's
+    /// (heads, n_s, n_s) block starts at `attentionOffsets[s]`.
+    public let attentions: [FloatBuffer]
+    public let attentionOffsets: [Int]
+
+    /// Sequence s's row r of a (T, H) buffer.
+    public func row(_ buffer: FloatBuffer, sequence s: Int, token r: Int) -> UnsafeBufferPointer<Float> {
+        UnsafeBufferPointer(start: buffer.pointer + (batch.starts[s] + r) * width, count: width)
+    }
+}
+
+/// A BERT encoder with its weights in one `ParameterStore`.
+///
+/// Not thread-safe: it owns the scratch workspace its forward pass reuses.
+/// Use one encoder per thread (they can share nothing but the file on disk).
+public final class BertEncoder: @unchecked Sendable {
+    public let config: BertConfig
+    public let parameters: ParameterStore
+    public let embeddings: BertEmbeddings
+    public let layers: [BertLayer]
+    /// False when the checkpoint had no pooler (its weights are then zero).
+    public let hasPooler: Bool
+    let workspace = Workspace()
+
+    /// Parameter names and shapes in storage order, HF key names.
+    public static func parameterSpecs(_ c: BertConfig) -> [(name: String, shape: [Int])] {
+        var specs = BertEmbeddings.parameterSpecs(c)
+        for l in 0..<c.numHiddenLayers { specs += BertLayer.parameterSpecs(c, layer: l) }
+        specs += [("pooler.dense.weight", [c.hiddenSize, c.hiddenSize]), ("pooler.dense.bias", [c.hiddenSize])]
+        return specs
+    }
+
+    init(config: BertConfig, parameters: ParameterStore, hasPooler: Bool) throws {
+        self.config = config
+        self.parameters = parameters
+        self.hasPooler = hasPooler
+        embeddings = BertEmbeddings(parameters, config: config)
+        layers = try (0..<config.numHiddenLayers).map { try BertLayer(parameters, config: config, layer: $0) }
+        Threads.configure()
+    }
+
+    /// Random weights (normal, std = initializer_range; LayerNorm 1 and 0), as
+    /// HF initialises a fresh BertModel: for benchmarks and tests.
+    public convenience init(randomWeights config: BertConfig, seed: UInt64 = 0) throws {
+        try config.validate(file: "config")
+        let store = ParameterStore(specs: Self.parameterSpecs(config))
+        var rng = SeededRandom(seed: seed)
+        let std = Float(config.initializerRange)
+        for e in store.entries {
+            let p = store[e.name]
+            if e.name.hasSuffix("LayerNorm.weight") {
+                p.update(repeating: 1, count: e.count)
+            } else if e.name.hasSuffix("bias") {
+                p.update(repeating: 0, count: e.count)
+            } else {
+                for i in 0..<e.count { p[i] = rng.nextNormal() * std }
+            }
+        }
+        try self.init(config: config, parameters: store, hasPooler: true)
+    }
+
+    /// Loads `config.json` and `model.safetensors` from a model directory.
+    public static func load(directory: URL) throws -> BertEncoder {
+        let configURL = directory.appendingPathComponent("config.json")
+        let config = try BertConfig.load(from: configURL)
+        try config.validate(file: configURL.path)
+        let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
+        return try load(config: config, weights: file)
+    }
+
+    public static func load(config: BertConfig, weights file: SafeTensorsFile) throws -> BertEncoder {
+        let store = ParameterStore(specs: parameterSpecs(config))
+        let missing = try store.load(from: file, optional: ["pooler.dense.weight", "pooler.dense.bias"])
+        return try BertEncoder(config: config, parameters: store, hasPooler: missing.isEmpty)
+    }
+
+    // MARK: Forward
+
+    /// Checks that every id, type and position of `batch` is inside the
+    /// model's tables, naming the sequence and value at fault.
+    public func validate(_ batch: PackedBatch) throws {
+        for s in 0..<batch.sequenceCount {
+            if batch.lengths[s] > config.maxPositionEmbeddings {
+                throw OfframpError("sequence \(s) has \(batch.lengths[s]) tokens; the model allows at most max_position_embeddings = \(config.maxPositionEmbeddings)")
+            }
+            for r in batch.rows(s) {
+                if batch.ids[r] < 0 || Int(batch.ids[r]) >= config.vocabSize {
+                    throw OfframpError("sequence \(s): token id \(batch.ids[r]) is outside the vocabulary (vocab_size = \(config.vocabSize))")
+                }
+                if batch.typeIds[r] < 0 || Int(batch.typeIds[r]) >= config.typeVocabSize {
+                    throw OfframpError("sequence \(s): token type \(batch.typeIds[r]) is outside type_vocab_size = \(config.typeVocabSize)")
+                }
+            }
+        }
+    }
+
+    /// Embeds `batch` into x (T, H).
+    public func embed(_ batch: PackedBatch, into x: UnsafeMutablePointer<Float>) {
+        embeddings(batch, out: x)
+    }
+
+    /// Runs layer `l` (0-based) on the active rows of x (T, H), in place.
+    public func layerStep(
+        _ l: Int, _ x: UnsafeMutablePointer<Float>, active: ActiveSet,
+        probabilities: (buffer: UnsafeMutablePointer<Float>, offsets: [Int])? = nil
+    ) {
+        layers[l](x, active: active, workspace: workspace, probabilities: probabilities)
+    }
+
+    /// The full-depth forward pass.
+    public func callAsFunction(
+        _ batch: PackedBatch, hiddenStates: Bool = false, attentions: Bool = false
+    ) throws -> EncoderOutput {
+        try validate(batch)
+        let h = config.hiddenSize, t = batch.tokenCount
+        let x = FloatBuffer(count: t * h)
+        embed(batch, into: x.pointer)
+        var states: [FloatBuffer] = []
+        if hiddenStates { states.append(FloatBuffer(Array(x.buffer))) }
+        var offsets: [Int] = []
+        var total = 0
+        for n in batch.lengths { offsets.append(total); total += config.numAttentionHeads * n * n }
+        var probs: [FloatBuffer] = []
+        let active = ActiveSet(batch)
+        for l in layers.indices {
+            if attentions {
+                let p = FloatBuffer(count: total)
+                layerStep(l, x.pointer, active: active, probabilities: (p.pointer, offsets))
+                probs.append(p)
+            } else {
+                layerStep(l, x.pointer, active: active)
+            }
+            if hiddenStates { states.append(FloatBuffer(Array(x.buffer))) }
+        }
+        return EncoderOutput(batch: batch, width: h, lastHidden: x, hiddenStates: states,
+                             attentions: probs, attentionOffsets: attentions ? offsets : [])
+    }
+
+    // MARK: Cost
+
+    /// Multiply-add FLOPs (2 per multiply-add) of one full layer over `batch`:
+    /// the dense products plus the attention products. Embeddings, LayerNorm
+    /// and activations are left out, as is usual.
+    public func layerFlops(lengths: [Int]) -> Double {
+        let h = Double(config.hiddenSize), i = Double(config.intermediateSize)
+        let tokens = Double(lengths.reduce(0, +))
+        let dense = 2 * tokens * (4 * h * h + 2 * h * i)
+        let attention = lengths.reduce(0.0) { $0 + 2 * 2 * Double($1) * Double($1) * h }
+        return dense + attention
+    }
+}
