@@ -48,7 +48,9 @@ public func multiHeadAttention(
     let seqs = segments.count
     if seqs == 0 { return }
     let maxKeys = segments.keyCount.max() ?? 0
-    let keysPadded = (maxKeys + 7) / 8 * 8
+    // Keys are padded to a multiple of 16: the score loop computes two
+    // 8-wide blocks at a time; pad columns of Kᵀ are zero and ignored.
+    let keysPadded = (maxKeys + 15) / 16 * 16
     let scale = 1 / Float(d).squareRoot()
 
     // Split the (sequence, head) tasks into one run per thread of about equal
@@ -68,60 +70,135 @@ public func multiHeadAttention(
         bounds.append(t)
     }
     bounds.append(tasks)
-    // Scratch per chunk (taken here: the workspace is not thread-safe).
-    let scratchSize = d * keysPadded + keysPadded
+    // Scratch per chunk (taken here: the workspace is not thread-safe):
+    // Kᵀ of one head, then scores for a block of 4 queries.
+    let scratchSize = d * keysPadded + 4 * keysPadded
     let scratch = (0..<chunks).map { workspace.buffer("attention.scratch.\($0)", count: scratchSize) }
 
     parallelFor(chunks) { c in
-        let kT = scratch[c]                       // (d, keysPadded): Kᵀ·scale of one head
-        let scores = scratch[c] + d * keysPadded  // (keysPadded)
+        let kT = scratch[c]
+        let scores = scratch[c] + d * keysPadded
         for t in bounds[c]..<bounds[c + 1] {
             let s = t / heads, h = t % heads
             let nq = segments.queryCount[s], nk = segments.keyCount[s]
             if nq == 0 || nk == 0 { continue }
-            let nkPad = (nk + 7) / 8 * 8
+            let nkPad = (nk + 15) / 16 * 16
             let qBase = q + segments.queryStart[s] * ldq + h * d
             let kBase = k + segments.keyStart[s] * ldk + h * d
             let vBase = v + segments.keyStart[s] * ldv + h * d
             let oBase = out + segments.queryStart[s] * ldOut + h * d
-            // Kᵀ with the 1/√d scale folded in; pad columns are zero so whole
-            // vectors can be computed and the tail ignored.
-            for c in 0..<d {
-                let row = kT + c * nkPad
-                for j in 0..<nk { row[j] = kBase[j * ldk + c] * scale }
-                for j in nk..<nkPad { row[j] = 0 }
-            }
-            for i in 0..<nq {
-                let qi = qBase + i * ldq
-                // scores[j] = q_i · k_j, eight keys at a time.
-                var j = 0
-                while j < nkPad {
-                    var acc = Vec8()
-                    for c in 0..<d { acc = acc.addingProduct(Vec8(repeating: qi[c]), load8(kT + c * nkPad + j)) }
-                    store8(acc, scores + j)
-                    j += 8
+            transposeScaled(kT, kBase, ldk: ldk, keys: nk, keysPadded: nkPad, d: d, scale: scale)
+            var i = 0
+            while i < nq {
+                let block = min(4, nq - i)
+                queryBlockScores(scores, kT, qBase + i * ldq, ldq: ldq, rows: block, keysPadded: nkPad, d: d)
+                for r in 0..<block {
+                    let sr = scores + r * nkPad
+                    softmaxInPlace(sr, count: nk)
+                    if let probabilities, let probabilityOffsets {
+                        let dst = probabilities + probabilityOffsets[s] + (h * nq + i + r) * nk
+                        dst.update(from: sr, count: nk)
+                    }
+                    weightedSum(oBase + (i + r) * ldOut, sr, vBase, ldv: ldv, keys: nk, d: d)
                 }
-                softmaxInPlace(scores, count: nk)
-                if let probabilities, let probabilityOffsets {
-                    let dst = probabilities + probabilityOffsets[s] + (h * nq + i) * nk
-                    dst.update(from: scores, count: nk)
-                }
-                // out_i = Σ_j p_j v_j
-                let oi = oBase + i * ldOut
-                var c0 = 0
-                while c0 + 8 <= d {
-                    var acc = Vec8()
-                    for j in 0..<nk { acc = acc.addingProduct(Vec8(repeating: scores[j]), load8(vBase + j * ldv + c0)) }
-                    store8(acc, oi + c0)
-                    c0 += 8
-                }
-                while c0 < d {
-                    var acc: Float = 0
-                    for j in 0..<nk { acc += scores[j] * vBase[j * ldv + c0] }
-                    oi[c0] = acc
-                    c0 += 1
-                }
+                i += block
             }
         }
+    }
+}
+
+/// kT (d, keysPadded) = scale · K (keys, d)ᵀ, zero in the pad columns.
+@inline(__always)
+private func transposeScaled(
+    _ kT: UnsafeMutablePointer<Float>, _ k: UnsafePointer<Float>, ldk: Int,
+    keys nk: Int, keysPadded: Int, d: Int, scale: Float
+) {
+    for c in 0..<d {
+        let row = kT + c * keysPadded
+        for j in 0..<nk { row[j] = k[j * ldk + c] * scale }
+        for j in nk..<keysPadded { row[j] = 0 }
+    }
+}
+
+/// scores[r, j] = q_r · kT[:, j] for up to 4 query rows and every key.
+///
+/// Register-blocked: 4 queries × 16 keys = 8 independent accumulators, so
+/// the FMAs do not wait on each other (one accumulator would be bound by the
+/// FMA latency). Missing query rows repeat the first and are not stored.
+@inline(__always)
+private func queryBlockScores(
+    _ scores: UnsafeMutablePointer<Float>, _ kT: UnsafePointer<Float>, _ q: UnsafePointer<Float>, ldq: Int,
+    rows: Int, keysPadded: Int, d: Int
+) {
+    let q0 = q, q1 = rows > 1 ? q + ldq : q, q2 = rows > 2 ? q + 2 * ldq : q, q3 = rows > 3 ? q + 3 * ldq : q
+    var j = 0
+    while j < keysPadded {
+        var a00 = Vec8(), a01 = Vec8(), a10 = Vec8(), a11 = Vec8()
+        var a20 = Vec8(), a21 = Vec8(), a30 = Vec8(), a31 = Vec8()
+        var kp = kT + j
+        for c in 0..<d {
+            let k0 = load8(kp), k1 = load8(kp + 8)
+            let b0 = Vec8(repeating: q0[c]), b1 = Vec8(repeating: q1[c])
+            let b2 = Vec8(repeating: q2[c]), b3 = Vec8(repeating: q3[c])
+            a00 = a00.addingProduct(b0, k0); a01 = a01.addingProduct(b0, k1)
+            a10 = a10.addingProduct(b1, k0); a11 = a11.addingProduct(b1, k1)
+            a20 = a20.addingProduct(b2, k0); a21 = a21.addingProduct(b2, k1)
+            a30 = a30.addingProduct(b3, k0); a31 = a31.addingProduct(b3, k1)
+            kp += keysPadded
+        }
+        store8(a00, scores + j); store8(a01, scores + j + 8)
+        if rows > 1 { store8(a10, scores + keysPadded + j); store8(a11, scores + keysPadded + j + 8) }
+        if rows > 2 { store8(a20, scores + 2 * keysPadded + j); store8(a21, scores + 2 * keysPadded + j + 8) }
+        if rows > 3 { store8(a30, scores + 3 * keysPadded + j); store8(a31, scores + 3 * keysPadded + j + 8) }
+        j += 16
+    }
+}
+
+/// out (d) = Σ_j p[j] · v_j, 32 columns at a time with two keys in flight
+/// (8 independent accumulators), then 8 at a time, then scalar.
+@inline(__always)
+private func weightedSum(
+    _ out: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, _ v: UnsafePointer<Float>, ldv: Int, keys nk: Int, d: Int
+) {
+    var c0 = 0
+    while c0 + 32 <= d {
+        var o0 = Vec8(), o1 = Vec8(), o2 = Vec8(), o3 = Vec8()
+        var e0 = Vec8(), e1 = Vec8(), e2 = Vec8(), e3 = Vec8()
+        var j = 0
+        while j + 2 <= nk {
+            let r0 = v + j * ldv + c0, r1 = r0 + ldv
+            let s0 = Vec8(repeating: p[j]), s1 = Vec8(repeating: p[j + 1])
+            o0 = o0.addingProduct(s0, load8(r0)); o1 = o1.addingProduct(s0, load8(r0 + 8))
+            o2 = o2.addingProduct(s0, load8(r0 + 16)); o3 = o3.addingProduct(s0, load8(r0 + 24))
+            e0 = e0.addingProduct(s1, load8(r1)); e1 = e1.addingProduct(s1, load8(r1 + 8))
+            e2 = e2.addingProduct(s1, load8(r1 + 16)); e3 = e3.addingProduct(s1, load8(r1 + 24))
+            j += 2
+        }
+        if j < nk {
+            let r0 = v + j * ldv + c0, s0 = Vec8(repeating: p[j])
+            o0 = o0.addingProduct(s0, load8(r0)); o1 = o1.addingProduct(s0, load8(r0 + 8))
+            o2 = o2.addingProduct(s0, load8(r0 + 16)); o3 = o3.addingProduct(s0, load8(r0 + 24))
+        }
+        store8(o0 + e0, out + c0); store8(o1 + e1, out + c0 + 8)
+        store8(o2 + e2, out + c0 + 16); store8(o3 + e3, out + c0 + 24)
+        c0 += 32
+    }
+    while c0 + 8 <= d {
+        var o0 = Vec8(), e0 = Vec8()
+        var j = 0
+        while j + 2 <= nk {
+            o0 = o0.addingProduct(Vec8(repeating: p[j]), load8(v + j * ldv + c0))
+            e0 = e0.addingProduct(Vec8(repeating: p[j + 1]), load8(v + (j + 1) * ldv + c0))
+            j += 2
+        }
+        if j < nk { o0 = o0.addingProduct(Vec8(repeating: p[j]), load8(v + j * ldv + c0)) }
+        store8(o0 + e0, out + c0)
+        c0 += 8
+    }
+    while c0 < d {
+        var acc: Float = 0
+        for j in 0..<nk { acc += p[j] * v[j * ldv + c0] }
+        out[c0] = acc
+        c0 += 1
     }
 }

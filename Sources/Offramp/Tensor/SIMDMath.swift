@@ -28,7 +28,13 @@ public typealias Vec8 = SIMD8<Float>
 /// against Glibc's expf). Inputs below -87.3 give 0-ish, above 88.7 clamp.
 @inline(__always) public func exp8(_ x: Vec8) -> Vec8 {
     let xc = clamp8(x, -87.33654, 88.72283)
-    let n = (xc * 1.44269504088896341).rounded(.toNearestOrEven)
+    // n = round(x·log2 e) by the 1.5·2²³ trick: adding it leaves n in the low
+    // mantissa bits (round-to-nearest-even), so both the float n and its
+    // integer bits come without a float-to-int conversion (SIMD's generic
+    // conversion initialisers compile to slow scalar code).
+    let magic = Vec8(repeating: 12582912.0)
+    let shifted = xc * 1.44269504088896341 + magic
+    let n = shifted - magic
     // r = x - n·ln2, with ln2 split in two so the product is exact.
     var r = xc.addingProduct(n, Vec8(repeating: -0.693359375))
     r = r.addingProduct(n, Vec8(repeating: 2.12194440e-4))
@@ -40,7 +46,8 @@ public typealias Vec8 = SIMD8<Float>
     p = p * r + 5.0000001201e-1
     p = p * (r * r) + r + 1
     // 2^n through the exponent bits.
-    let bits = (SIMD8<Int32>(n) &+ 127) &<< 23
+    let nBits = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
+    let bits = (nBits &+ 127) &<< 23
     return p * unsafeBitCast(bits, to: Vec8.self)
 }
 
