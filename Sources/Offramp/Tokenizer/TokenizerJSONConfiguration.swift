@@ -1,0 +1,170 @@
+import Foundation
+
+// MARK: - tokenizer.json
+
+extension WordPieceConfiguration {
+    /// An HF `tokenizers` file whose model is WordPiece, with the BERT normalizer
+    /// and pre-tokenizer. Parts Offramp does not implement are refused with an
+    /// error naming the field, rather than silently tokenizing differently.
+    ///
+    /// The file's own `truncation` and `padding` sections are ignored: callers pass
+    /// `maxLength` per call (transformers overrides them per call too).
+    static func tokenizerJSON(_ url: URL) throws -> WordPieceConfiguration {
+        let source = url.path
+        guard FileManager.default.fileExists(atPath: source) else {
+            throw OfframpError("tokenizer file not found: \(source)")
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = [UInt8](try Data(contentsOf: url))
+        } catch {
+            throw OfframpError("cannot read \(source): \(error.localizedDescription)")
+        }
+        let json = try TokenizerJSONReader.parse(bytes, source: source)
+        func fail(_ message: String) -> OfframpError { OfframpError("\(source): \(message)") }
+
+        // Model.
+        guard let modelJSON = json["model"], modelJSON.members != nil else { throw fail("no \"model\" object") }
+        let modelType = modelJSON["type"]?.string ?? "(none)"
+        guard modelType == "WordPiece" else { throw fail("model.type is \(modelType); only WordPiece is supported") }
+        guard let vocabMembers = modelJSON["vocab"]?.members else { throw fail("model.vocab must be an object of token: id") }
+        var vocabulary: [(token: String, id: Int32)] = []
+        vocabulary.reserveCapacity(vocabMembers.count)
+        for (token, value) in vocabMembers {
+            guard let id = value.int, let id32 = Int32(exactly: id) else {
+                throw fail("model.vocab[\(quotedToken(token))] must be an integer id")
+            }
+            vocabulary.append((token, id32))
+        }
+        let unk = try string(modelJSON, "unk_token", default: "[UNK]", field: "model.unk_token", fail)
+        let prefix = try string(modelJSON, "continuing_subword_prefix", default: "##",
+                                field: "model.continuing_subword_prefix", fail)
+        var maxChars = 100
+        if let v = modelJSON["max_input_chars_per_word"], !v.isNull {
+            guard let n = v.int else { throw fail("model.max_input_chars_per_word must be an integer") }
+            maxChars = n
+        }
+        let model = try WordPieceModel(vocabulary: vocabulary, unkToken: unk, continuingSubwordPrefix: prefix,
+                                       maxInputCharsPerWord: maxChars, source: source + " model.vocab")
+
+        // Normalizer.
+        var normalizer: BertNormalizer?
+        if let n = json["normalizer"], !n.isNull {
+            let type = n["type"]?.string ?? "(none)"
+            guard type == "BertNormalizer" else { throw fail("normalizer.type is \(type); only BertNormalizer is supported") }
+            func flag(_ key: String, _ value: Bool) throws -> Bool {
+                guard let v = n[key], !v.isNull else { return value }
+                guard let b = v.bool else { throw fail("normalizer.\(key) must be true or false") }
+                return b
+            }
+            let lowercase = try flag("lowercase", true)
+            normalizer = BertNormalizer(cleanText: try flag("clean_text", true),
+                                        handleChineseChars: try flag("handle_chinese_chars", true),
+                                        stripAccents: try flag("strip_accents", lowercase),  // null: follow lowercase
+                                        lowercase: lowercase)
+        }
+
+        // Pre-tokenizer.
+        let preType = json["pre_tokenizer"].flatMap { $0.isNull ? nil : ($0["type"]?.string ?? "(none)") } ?? "null"
+        guard preType == "BertPreTokenizer" else {
+            throw fail("pre_tokenizer.type is \(preType); only BertPreTokenizer is supported")
+        }
+
+        // Added tokens: matched before the model; at a given position the longest wins.
+        var added: [AddedToken] = []
+        for (index, entry) in (json["added_tokens"]?.array ?? []).enumerated() {
+            let field = "added_tokens[\(index)]"
+            guard let content = entry["content"]?.string, let id = entry["id"]?.int, let id32 = Int32(exactly: id) else {
+                throw fail("\(field) needs a string content and an integer id")
+            }
+            for key in ["lstrip", "rstrip", "single_word"] where entry[key]?.bool == true {
+                throw fail("\(field) (\(quotedToken(content))) has \(key): true, which is not supported")
+            }
+            added.append(AddedToken(content: content, id: id32, normalized: entry["normalized"]?.bool ?? false))
+        }
+
+        // Post-processor.
+        guard let post = json["post_processor"], !post.isNull else {
+            throw fail("post_processor is null; a BERT tokenizer needs TemplateProcessing or BertProcessing")
+        }
+        let template = try postProcessor(post, fail)
+        func lookup(_ token: String) -> Int32? {
+            added.first(where: { $0.content.unicodeScalars.elementsEqual(token.unicodeScalars) })?.id ?? model.id(for: token)
+        }
+        func special(_ items: [PostProcessorTemplate.Item], first: Bool, fallback: String, role: String) throws -> Int32 {
+            if case let .special(ids, _)? = first ? items.first : items.last, let id = first ? ids.first : ids.last {
+                return id
+            }
+            guard let id = lookup(fallback) else { throw fail("no \(role) token: the template has none and \(fallback) is unknown") }
+            return id
+        }
+        let cls = try special(template.single, first: true, fallback: "[CLS]", role: "classifier")
+        let sep = try special(template.single, first: false, fallback: "[SEP]", role: "separator")
+        var pad: Int32
+        if let padding = json["padding"], !padding.isNull, let id = padding["pad_id"]?.int, let id32 = Int32(exactly: id) {
+            pad = id32
+        } else if let id = lookup("[PAD]") {
+            pad = id
+        } else {
+            throw fail("no padding token: padding.pad_id is absent and [PAD] is unknown")
+        }
+        return WordPieceConfiguration(model: model, normalizer: normalizer, addedTokens: added, template: template,
+                                      clsId: cls, sepId: sep, padId: pad)
+    }
+
+    // MARK: Helpers
+
+    private static func string(_ object: TokenizerJSON, _ key: String, default value: String, field: String,
+                               _ fail: (String) -> OfframpError) throws -> String {
+        guard let v = object[key], !v.isNull else { return value }
+        guard let s = v.string else { throw fail("\(field) must be a string") }
+        return s
+    }
+
+    /// TemplateProcessing (any template of special tokens and $A/$B) or BertProcessing.
+    private static func postProcessor(_ post: TokenizerJSON, _ fail: (String) -> OfframpError) throws -> PostProcessorTemplate {
+        let type = post["type"]?.string ?? "(none)"
+        switch type {
+        case "BertProcessing":
+            guard let cls = post["cls"]?.array, cls.count == 2, let clsId = cls[1].int.flatMap(Int32.init(exactly:)),
+                  let sep = post["sep"]?.array, sep.count == 2, let sepId = sep[1].int.flatMap(Int32.init(exactly:)) else {
+                throw fail("post_processor (BertProcessing) needs cls and sep as [token, id]")
+            }
+            return .bert(cls: clsId, sep: sepId)
+        case "TemplateProcessing":
+            var specials: [String: [Int32]] = [:]
+            for (name, value) in post["special_tokens"]?.members ?? [] {
+                guard let ids = value["ids"]?.array?.compactMap({ $0.int.flatMap(Int32.init(exactly:)) }) else {
+                    throw fail("post_processor.special_tokens[\(quotedToken(name))] needs ids")
+                }
+                specials[name] = ids
+            }
+            func items(_ key: String) throws -> [PostProcessorTemplate.Item] {
+                guard let list = post[key]?.array else { throw fail("post_processor.\(key) must be a list") }
+                return try list.map { entry in
+                    if let s = entry["SpecialToken"] {
+                        guard let name = s["id"]?.string, let ids = specials[name] else {
+                            throw fail("post_processor.\(key): special token \(s["id"]?.string ?? "?") is not in special_tokens")
+                        }
+                        return .special(ids: ids, typeId: Int32(clamping: s["type_id"]?.int ?? 0))
+                    }
+                    if let s = entry["Sequence"] {
+                        let which = s["id"]?.string ?? "A"
+                        guard which == "A" || which == "B" else { throw fail("post_processor.\(key): unknown sequence \(which)") }
+                        return .sequence(second: which == "B", typeId: Int32(clamping: s["type_id"]?.int ?? 0))
+                    }
+                    throw fail("post_processor.\(key): entries must be SpecialToken or Sequence")
+                }
+            }
+            let template = PostProcessorTemplate(single: try items("single"), pair: try items("pair"))
+            let hasA = template.single.contains { item in
+                if case .sequence(second: false, _) = item { return true }
+                return false
+            }
+            guard hasA else { throw fail("post_processor.single has no $A") }
+            return template
+        default:
+            throw fail("post_processor.type is \(type); only TemplateProcessing and BertProcessing are supported")
+        }
+    }
+}
