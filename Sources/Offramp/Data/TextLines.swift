@@ -19,11 +19,12 @@ public func readTextLines(_ url: URL) throws -> [(number: Int, text: Substring)]
     }
     var lines: [(Int, Substring)] = []
     var n = 0
-    for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+    // Split the scalars, not the Characters: "\r\n" is one Character in Swift.
+    for raw in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
         n += 1
-        lines.append((n, raw.hasSuffix("\r") ? raw.dropLast() : raw))
+        lines.append((n, Substring(raw.last == "\r" ? raw.dropLast() : raw)))
     }
     // A final newline does not start another line.
-    if let last = lines.last, last.1.isEmpty, text.hasSuffix("\n") { lines.removeLast() }
+    if let last = lines.last, last.1.isEmpty, text.unicodeScalars.last == "\n" { lines.removeLast() }
     return lines
 }

@@ -20,6 +20,10 @@ public struct PackedBatch: Sendable, Equatable {
         }
     }
 
+    public init(encodings: [Encoding]) {
+        for e in encodings { append(ids: e.ids, typeIds: e.typeIds) }
+    }
+
     public mutating func append(ids seq: [Int32], typeIds types: [Int32]) {
         precondition(seq.count == types.count, "ids and type ids differ in length")
         starts.append(ids.count)

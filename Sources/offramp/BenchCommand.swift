@@ -1,0 +1,133 @@
+import ArgumentParser
+import Foundation
+import Offramp
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Benchmarks (printed as tables; --json for JSON lines).",
+        subcommands: [BenchEncodeCommand.self])
+}
+
+/// Full-depth encoder throughput on the inputs bench/peers.py gives ONNX
+/// Runtime and PyTorch, so bench/compare.py can put them side by side.
+struct BenchEncodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "encode",
+        abstract: "Encoder throughput at batch 1 and 32, lengths 16/64/128, real MR batches, and BERT-base shapes against sgemm.")
+
+    @Option(help: "Model directory.") var model: String
+    @Option(help: "MR corpus file (movieReviewSnippets_GroundTruth.txt); default: the setup cache.") var mr: String?
+    @Option(help: "Seconds to repeat each case.") var seconds: Double = 2
+    @Option(help: "Cases to run (comma-separated; default all): b1-L16,b1-L64,b1-L128,b32-L16,b32-L64,b32-L128,mr-b32,base-b32-L128")
+    var cases: String?
+    @Flag(help: "Print JSON lines instead of a table.") var json = false
+
+    func run() throws {
+        let all = ["b1-L16", "b1-L64", "b1-L128", "b32-L16", "b32-L64", "b32-L128", "mr-b32", "base-b32-L128"]
+        let chosen = cases.map { $0.split(separator: ",").map(String.init) } ?? all
+        for c in chosen where !all.contains(c) { throw ValidationError("unknown case \(c); known: \(all.joined(separator: ","))") }
+        let text = try TextEncoder.load(directory: URL(fileURLWithPath: model))
+        var rows: [BenchRow] = []
+        for c in chosen {
+            let row: BenchRow
+            switch c {
+            case "mr-b32":
+                let url = mr.map { URL(fileURLWithPath: $0) } ?? offrampHome().appendingPathComponent("corpora/mr/movieReviewSnippets_GroundTruth.txt")
+                let sentences = try MovieReviews.load(url).prefix(1024).map(\.text)
+                try text.setMaxLength(128)
+                let batches = try stride(from: 0, to: sentences.count, by: 32).map {
+                    PackedBatch(encodings: try text.tokenize(Array(sentences[$0 ..< min($0 + 32, sentences.count)])))
+                }
+                row = measure(case: c, encoder: text.encoder, batches: batches, seqLen: "var")
+            case "base-b32-L128":
+                var config = BertConfig()  // HF defaults: BERT-base, 12 x 768
+                config.vocabSize = 30522
+                let base = try BertEncoder(randomWeights: config, seed: 1)
+                let batch = syntheticBatch(batch: 32, length: 128)
+                var r = measure(case: c, encoder: base, batches: [batch], seqLen: "128")
+                r.sgemmGflops = sgemmRate(rows: 32 * 128, inDim: 768, outDim: 3072)
+                row = r
+            default:
+                let parts = c.dropFirst().split(separator: "-L")
+                let b = Int(parts[0])!, l = Int(parts[1])!
+                row = measure(case: c, encoder: text.encoder, batches: [syntheticBatch(batch: b, length: l)], seqLen: String(l))
+            }
+            rows.append(row)
+            if json { print(row.json) } else { printError("  \(row.name): \(String(format: "%.1f", row.sentencesPerSecond)) sentences/s") }
+        }
+        if !json { printTable(rows) }
+    }
+
+    /// bench/peers.py's synthetic inputs: [CLS] x..x [SEP], x = 1000 + (131 b + 71 j) mod 28000.
+    func syntheticBatch(batch: Int, length: Int) -> PackedBatch {
+        PackedBatch(ids: (0..<batch).map { b in
+            (0..<length).map { j in j == 0 ? 101 : j == length - 1 ? 102 : Int32(1000 + (b * 131 + j * 71) % 28000) }
+        })
+    }
+
+    func measure(case name: String, encoder: BertEncoder, batches: [PackedBatch], seqLen: String) -> BenchRow {
+        _ = try? encoder(batches[0])  // warm-up: workspace, pages, BLAS threads
+        var times: [Double] = []
+        let start = Date()
+        repeat {
+            let t0 = Date()
+            for b in batches { _ = try? encoder(b) }
+            times.append(Date().timeIntervalSince(t0))
+        } while Date().timeIntervalSince(start) < seconds || times.count < 3
+        times.sort()
+        let median = times[times.count / 2]
+        let sentences = batches.reduce(0) { $0 + $1.sequenceCount }
+        let tokens = batches.reduce(0) { $0 + $1.tokenCount }
+        let flops = batches.reduce(0.0) { $0 + encoder.layerFlops(lengths: $1.lengths) } * Double(encoder.config.numHiddenLayers)
+        return BenchRow(name: name, batch: batches[0].sequenceCount, seqLen: seqLen,
+                        sentencesPerSecond: Double(sentences) / median, tokensPerSecond: Double(tokens) / median,
+                        msPerBatch: median * 1000 / Double(batches.count), gflops: flops / median / 1e9)
+    }
+
+    /// The OpenBLAS sgemm rate at the feed-forward shape, measured now.
+    func sgemmRate(rows: Int, inDim: Int, outDim: Int) -> Double {
+        let a = FloatBuffer(count: rows * inDim), w = FloatBuffer(count: outDim * inDim), c = FloatBuffer(count: rows * outDim)
+        for i in 0..<a.count { a[i] = Float(i % 7) * 0.01 }
+        for i in 0..<w.count { w[i] = Float(i % 5) * 0.01 }
+        matmulTransposedB(c.pointer, a.pointer, w.pointer, rows: rows, inDim: inDim, outDim: outDim)
+        var best = Double.infinity
+        let start = Date()
+        repeat {
+            let t0 = Date()
+            matmulTransposedB(c.pointer, a.pointer, w.pointer, rows: rows, inDim: inDim, outDim: outDim)
+            best = min(best, Date().timeIntervalSince(t0))
+        } while Date().timeIntervalSince(start) < seconds
+        return 2 * Double(rows * inDim * outDim) / best / 1e9
+    }
+
+    func printTable(_ rows: [BenchRow]) {
+        print("| case | batch | length | sentences/s | tokens/s | ms/batch | GFLOP/s |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for r in rows {
+            print(String(format: "| %@ | %d | %@ | %.1f | %.0f | %.2f | %.1f |", r.name, r.batch, r.seqLen,
+                         r.sentencesPerSecond, r.tokensPerSecond, r.msPerBatch, r.gflops))
+            if let s = r.sgemmGflops {
+                print(String(format: "| sgemm (%d x 768 x 3072) | | | | | | %.1f (encoder at %.0f%%) |", 32 * 128, s, 100 * r.gflops / s))
+            }
+        }
+    }
+}
+
+struct BenchRow {
+    let name: String, batch: Int, seqLen: String
+    let sentencesPerSecond: Double, tokensPerSecond: Double, msPerBatch: Double, gflops: Double
+    var sgemmGflops: Double? = nil
+
+    var json: String {
+        var s = "{\"engine\":\"offramp\",\"case\":\"\(name)\",\"batch\":\(batch),\"seq_len\":\(seqLen == "var" ? "\"var\"" : seqLen),"
+        s += String(format: "\"sentences_per_s\":%.3f,\"tokens_per_s\":%.1f,\"ms_per_batch\":%.4f,\"gflops\":%.2f", sentencesPerSecond, tokensPerSecond, msPerBatch, gflops)
+        if let g = sgemmGflops { s += String(format: ",\"sgemm_gflops\":%.2f", g) }
+        return s + "}"
+    }
+}
+
+/// $OFFRAMP_HOME, default ~/.cache/offramp (where scripts/setup puts things).
+func offrampHome() -> URL {
+    if let h = ProcessInfo.processInfo.environment["OFFRAMP_HOME"], !h.isEmpty { return URL(fileURLWithPath: h) }
+    return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/offramp")
+}

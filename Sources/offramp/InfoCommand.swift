@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+import Offramp
+
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info", abstract: "Show a model directory's config, parameter count and tensors.")
+
+    @Argument(help: "Model directory (config.json, model.safetensors, vocab.txt or tokenizer.json).")
+    var directory: String
+
+    @Flag(help: "List every tensor of model.safetensors.")
+    var tensors = false
+
+    func run() throws {
+        let dir = URL(fileURLWithPath: directory)
+        let config = try BertConfig.load(from: dir.appendingPathComponent("config.json"))
+        let file = try SafeTensorsFile(url: dir.appendingPathComponent("model.safetensors"))
+        print("model      \(dir.path)")
+        print("layers     \(config.numHiddenLayers)   hidden \(config.hiddenSize)   heads \(config.numAttentionHeads)   intermediate \(config.intermediateSize)")
+        print("vocab      \(config.vocabSize)   positions \(config.maxPositionEmbeddings)   types \(config.typeVocabSize)   act \(config.hiddenAct)   eps \(config.layerNormEps)")
+        let total = file.names.reduce(0) { $0 + (file.tensors[$1]?.elementCount ?? 0) }
+        print("tensors    \(file.names.count)   parameters \(total) (\(String(format: "%.1f", Double(total) / 1e6))M)")
+        let encoderParams = BertEncoder.parameterSpecs(config).reduce(0) { $0 + $1.shape.reduce(1, *) }
+        print("encoder    \(encoderParams) parameters expected from config.json")
+        if tensors {
+            for name in file.names {
+                let t = file.tensors[name]!
+                print("  \(name)  \(t.dtype.rawValue)  \(t.shape)")
+            }
+        }
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+import Offramp
+
+@main
+struct OfframpCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "offramp",
+        abstract: "Adaptive inference for BERT-family encoders: early exit, token exit, word-vector elimination.",
+        subcommands: [InfoCommand.self, EncodeCommand.self, BenchCommand.self, DataCommand.self]
+    )
+}

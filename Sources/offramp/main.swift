@@ -1,1 +1,0 @@
-print("offramp: the command-line tool is being assembled")
