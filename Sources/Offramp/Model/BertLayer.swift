@@ -72,19 +72,27 @@ public struct BertLayer: @unchecked Sendable {
     /// output, and the feed-forward block only for the query rows.
     /// `probabilities`, when given, receives each sequence's attention
     /// probabilities (heads, queries, keys) at the given offsets.
+    ///
+    /// With a `tape`, this is the training forward: dropout is applied (from
+    /// `tape.pass`) and everything `backward` needs is kept on the tape.
+    /// Training runs every row as a query.
     func callAsFunction(
         _ x: UnsafeMutablePointer<Float>, active: ActiveSet, workspace ws: Workspace,
-        probabilities: (buffer: UnsafeMutablePointer<Float>, offsets: [Int])? = nil
+        probabilities: (buffer: UnsafeMutablePointer<Float>, offsets: [Int])? = nil,
+        tape: LayerTape? = nil
     ) {
         let h = config.hiddenSize, inter = config.intermediateSize
         let heads = config.numAttentionHeads, d = h / heads
         let eps = Float(config.layerNormEps)
         let rows = active.rowCount, nq = active.queryCount
         if rows == 0 || nq == 0 { return }
-        let ctx = ws.buffer("layer.ctx", count: nq * h)
+        precondition(tape == nil || active.queryRows == nil, "training runs every row as a query")
+        // Training keeps its intermediates on the tape; inference reuses scratch.
+        let keep = tape?.buffers ?? ws
+        let ctx = keep.buffer("layer.ctx", count: nq * h)
 
         // Self-attention. q is (nq, ·) with stride ldq; k and v are (rows, ·) in qkv.
-        let qkv = ws.buffer("layer.qkv", count: rows * 3 * h)
+        let qkv = keep.buffer("layer.qkv", count: rows * 3 * h)
         let residual: UnsafeMutablePointer<Float>  // the query rows' input, (nq, H)
         let q: UnsafeMutablePointer<Float>, ldq: Int
         if let queryRows = active.queryRows {
@@ -98,28 +106,74 @@ public struct BertLayer: @unchecked Sendable {
             addBias(qOnly, attention.qkvBias, rows: nq, cols: h)
             residual = xq; q = qOnly; ldq = h
         } else {
+            if let tape {  // the layer input, for the weight gradients and the residual
+                residual = tape.buffers.buffer("layer.input", count: rows * h)
+                residual.update(from: x, count: rows * h)
+            } else {
+                residual = x
+            }
             matmulTransposedB(qkv, x, attention.qkvWeight, rows: rows, inDim: h, outDim: 3 * h)
             addBias(qkv, attention.qkvBias, rows: rows, cols: 3 * h)
-            residual = x; q = qkv; ldq = 3 * h
+            q = qkv; ldq = 3 * h
+        }
+        let segments = active.attentionSegments()
+        var probs = probabilities
+        var probMask: UnsafeMutablePointer<Float>? = nil
+        if let tape {
+            let (offsets, total) = Self.probabilityLayout(segments, heads: heads)
+            let saved = tape.buffers.buffer("layer.probs", count: total)
+            probs = (saved, offsets)
+            tape.segments = segments
+            tape.probabilityOffsets = offsets
+            if tape.pass.attentionDropout > 0 {
+                probMask = tape.buffers.buffer("layer.probMask", count: total)
+                dropoutMask(probMask!, count: total, p: tape.pass.attentionDropout, rng: &tape.pass.rng)
+            }
         }
         multiHeadAttention(
             out: ctx, ldOut: h, q: q, ldq: ldq, k: qkv + h, ldk: 3 * h, v: qkv + 2 * h, ldv: 3 * h,
-            segments: active.attentionSegments(), heads: heads, headDim: d,
-            probabilities: probabilities?.buffer, probabilityOffsets: probabilities?.offsets, workspace: ws)
+            segments: segments, heads: heads, headDim: d,
+            probabilities: probs?.buffer, probabilityOffsets: probs?.offsets, dropoutMask: probMask, workspace: ws)
 
         // Attention output: dense, then LayerNorm(· + bias + input).
-        let attnOut = ws.buffer("layer.attnOut", count: nq * h)
+        let attnOut = keep.buffer("layer.attnOut", count: nq * h)
         matmulTransposedB(attnOut, ctx, attentionOutput.weight, rows: nq, inDim: h, outDim: h)
-        residualLayerNorm(out: attnOut, x: attnOut, bias: attentionOutput.bias, residual: residual,
-                          gamma: attentionOutput.gamma, beta: attentionOutput.beta, rows: nq, cols: h, eps: eps)
+        if let tape {
+            addBias(attnOut, attentionOutput.bias, rows: nq, cols: h)
+            tape.dropout("layer.mask1", attnOut, count: nq * h)
+            residualLayerNormForward(
+                out: attnOut, sum: tape.buffers.buffer("layer.sum1", count: nq * h),
+                mean: tape.buffers.buffer("layer.mean1", count: nq), rstd: tape.buffers.buffer("layer.rstd1", count: nq),
+                x: attnOut, bias: nil, residual: residual,
+                gamma: attentionOutput.gamma, beta: attentionOutput.beta, rows: nq, cols: h, eps: eps)
+        } else {
+            residualLayerNorm(out: attnOut, x: attnOut, bias: attentionOutput.bias, residual: residual,
+                              gamma: attentionOutput.gamma, beta: attentionOutput.beta, rows: nq, cols: h, eps: eps)
+        }
 
         // Feed-forward: act(dense) then dense, LayerNorm(· + bias + attnOut).
-        let hidden = ws.buffer("layer.intermediate", count: nq * inter)
+        let hidden = keep.buffer("layer.intermediate", count: nq * inter)
         matmulTransposedB(hidden, attnOut, intermediate.weight, rows: nq, inDim: h, outDim: inter)
-        biasActivation(hidden, bias: intermediate.bias, rows: nq, cols: inter, activation: activation)
+        if let tape {
+            addBias(hidden, intermediate.bias, rows: nq, cols: inter)
+            activationForward(out: tape.buffers.buffer("layer.activated", count: nq * inter), inp: hidden,
+                              count: nq * inter, activation: activation)
+        } else {
+            biasActivation(hidden, bias: intermediate.bias, rows: nq, cols: inter, activation: activation)
+        }
+        let activated = tape?.buffers.buffer("layer.activated", count: nq * inter) ?? hidden
         let ffnOut = ws.buffer("layer.ffnOut", count: nq * h)
-        matmulTransposedB(ffnOut, hidden, output.weight, rows: nq, inDim: inter, outDim: h)
-        if let queryRows = active.queryRows {
+        matmulTransposedB(ffnOut, activated, output.weight, rows: nq, inDim: inter, outDim: h)
+        if let tape {
+            addBias(ffnOut, output.bias, rows: nq, cols: h)
+            tape.dropout("layer.mask2", ffnOut, count: nq * h)
+            residualLayerNormForward(
+                out: x, sum: tape.buffers.buffer("layer.sum2", count: nq * h),
+                mean: tape.buffers.buffer("layer.mean2", count: nq), rstd: tape.buffers.buffer("layer.rstd2", count: nq),
+                x: ffnOut, bias: nil, residual: attnOut,
+                gamma: output.gamma, beta: output.beta, rows: nq, cols: h, eps: eps)
+            tape.rows = rows
+        } else if let queryRows = active.queryRows {
             residualLayerNorm(out: ffnOut, x: ffnOut, bias: output.bias, residual: attnOut,
                               gamma: output.gamma, beta: output.beta, rows: nq, cols: h, eps: eps)
             for (i, r) in queryRows.enumerated() { (x + r * h).update(from: ffnOut + i * h, count: h) }
@@ -127,5 +181,78 @@ public struct BertLayer: @unchecked Sendable {
             residualLayerNorm(out: x, x: ffnOut, bias: output.bias, residual: attnOut,
                               gamma: output.gamma, beta: output.beta, rows: nq, cols: h, eps: eps)
         }
+    }
+
+    /// Where each sequence's (heads, queries, keys) probabilities start, and the total.
+    static func probabilityLayout(_ segments: AttentionSegments, heads: Int) -> (offsets: [Int], total: Int) {
+        var offsets: [Int] = []
+        var total = 0
+        for s in 0..<segments.count {
+            offsets.append(total)
+            total += heads * segments.queryCount[s] * segments.keyCount[s]
+        }
+        return (offsets, total)
+    }
+
+    // MARK: Backward
+
+    /// The training backward of this layer, from what `tape` kept.
+    ///
+    /// - dOut: (rows, H) gradient of the layer's output (read only).
+    /// - dInput: (rows, H) gradient of the layer's input, accumulated (+=).
+    /// - grads: where parameter gradients accumulate.
+    func backward(dOut: UnsafePointer<Float>, dInput: UnsafeMutablePointer<Float>, tape: LayerTape,
+                  grads: Gradients, workspace ws: Workspace) {
+        let h = config.hiddenSize, inter = config.intermediateSize
+        let heads = config.numAttentionHeads, d = h / heads
+        let rows = tape.rows
+        let t = tape.buffers
+        func zeroed(_ name: String, _ count: Int) -> UnsafeMutablePointer<Float> {
+            let p = ws.buffer(name, count: count)
+            p.update(repeating: 0, count: count)
+            return p
+        }
+        // out = LN2(drop(activated·W2ᵀ + b2) + attnOut)
+        let dSum2 = zeroed("grad.sum2", rows * h)
+        let dAttnOut = zeroed("grad.attnOut", rows * h)
+        layerNormBackward(dInp: dSum2, dGamma: grads[output.gamma], dBeta: grads[output.beta], dOut: dOut,
+                          inp: t.buffer("layer.sum2", count: rows * h), mean: t.buffer("layer.mean2", count: rows),
+                          rstd: t.buffer("layer.rstd2", count: rows), gamma: output.gamma, rows: rows, cols: h,
+                          dResidual: dAttnOut)
+        tape.applyMask("layer.mask2", dSum2, count: rows * h)
+        let dActivated = zeroed("grad.activated", rows * inter)
+        linearBackward(dInp: dActivated, dWeight: grads[output.weight], dBias: grads[output.bias], dOut: dSum2,
+                       inp: t.buffer("layer.activated", count: rows * inter), weight: output.weight,
+                       rows: rows, inDim: inter, outDim: h)
+        let dHidden = zeroed("grad.intermediate", rows * inter)
+        activationBackward(dInp: dHidden, dOut: dActivated, preActivation: t.buffer("layer.intermediate", count: rows * inter),
+                           count: rows * inter, activation: activation)
+        linearBackward(dInp: dAttnOut, dWeight: grads[intermediate.weight], dBias: grads[intermediate.bias], dOut: dHidden,
+                       inp: t.buffer("layer.attnOut", count: rows * h), weight: intermediate.weight,
+                       rows: rows, inDim: h, outDim: inter)
+        // attnOut = LN1(drop(ctx·Woᵀ + bo) + input)
+        let dSum1 = zeroed("grad.sum1", rows * h)
+        layerNormBackward(dInp: dSum1, dGamma: grads[attentionOutput.gamma], dBeta: grads[attentionOutput.beta],
+                          dOut: dAttnOut, inp: t.buffer("layer.sum1", count: rows * h),
+                          mean: t.buffer("layer.mean1", count: rows), rstd: t.buffer("layer.rstd1", count: rows),
+                          gamma: attentionOutput.gamma, rows: rows, cols: h, dResidual: dInput)
+        tape.applyMask("layer.mask1", dSum1, count: rows * h)
+        let dCtx = zeroed("grad.ctx", rows * h)
+        linearBackward(dInp: dCtx, dWeight: grads[attentionOutput.weight], dBias: grads[attentionOutput.bias], dOut: dSum1,
+                       inp: t.buffer("layer.ctx", count: rows * h), weight: attentionOutput.weight,
+                       rows: rows, inDim: h, outDim: h)
+        // ctx = attention(q, k, v); qkv = input·Wqkvᵀ + b
+        let dQKV = zeroed("grad.qkv", rows * 3 * h)
+        let qkv = t.buffer("layer.qkv", count: rows * 3 * h)
+        let total = tape.probabilityOffsets.isEmpty ? 0 : Self.probabilityLayout(tape.segments, heads: heads).total
+        multiHeadAttentionBackward(
+            dQ: dQKV, lddq: 3 * h, dK: dQKV + h, lddk: 3 * h, dV: dQKV + 2 * h, lddv: 3 * h,
+            dOut: dCtx, ldOut: h, q: qkv, ldq: 3 * h, k: qkv + h, ldk: 3 * h, v: qkv + 2 * h, ldv: 3 * h,
+            probabilities: t.buffer("layer.probs", count: total), probabilityOffsets: tape.probabilityOffsets,
+            dropoutMask: tape.pass.attentionDropout > 0 ? t.buffer("layer.probMask", count: total) : nil,
+            segments: tape.segments, heads: heads, headDim: d, workspace: ws)
+        linearBackward(dInp: dInput, dWeight: grads[attention.qkvWeight], dBias: grads[attention.qkvBias], dOut: dQKV,
+                       inp: t.buffer("layer.input", count: rows * h), weight: attention.qkvWeight,
+                       rows: rows, inDim: h, outDim: 3 * h)
     }
 }

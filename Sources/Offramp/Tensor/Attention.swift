@@ -36,6 +36,8 @@ public struct AttentionSegments: Sendable, Equatable {
 /// - out: (query rows, heads·d), stride `ldOut`
 /// - probabilities: when given, sequence s's probabilities are written at
 ///   `probabilities + probabilityOffsets[s]` as (heads, queryCount, keyCount).
+/// - dropoutMask: in training, a mask M in the probabilities' layout (0 or
+///   1/(1-p)); the output is then (P ⊙ M) V while P itself is what is saved.
 public func multiHeadAttention(
     out: UnsafeMutablePointer<Float>, ldOut: Int,
     q: UnsafePointer<Float>, ldq: Int,
@@ -43,8 +45,10 @@ public func multiHeadAttention(
     v: UnsafePointer<Float>, ldv: Int,
     segments: AttentionSegments, heads: Int, headDim d: Int,
     probabilities: UnsafeMutablePointer<Float>? = nil, probabilityOffsets: [Int]? = nil,
+    dropoutMask: UnsafePointer<Float>? = nil,
     workspace: Workspace
 ) {
+    precondition(dropoutMask == nil || probabilityOffsets != nil, "a dropout mask needs probability offsets")
     let seqs = segments.count
     if seqs == 0 { return }
     let maxKeys = segments.keyCount.max() ?? 0
@@ -98,6 +102,10 @@ public func multiHeadAttention(
                     if let probabilities, let probabilityOffsets {
                         let dst = probabilities + probabilityOffsets[s] + (h * nq + i + r) * nk
                         dst.update(from: sr, count: nk)
+                    }
+                    if let dropoutMask, let probabilityOffsets {
+                        let m = dropoutMask + probabilityOffsets[s] + (h * nq + i + r) * nk
+                        for j in 0..<nk { sr[j] *= m[j] }
                     }
                     weightedSum(oBase + (i + r) * ldOut, sr, vBase, ldv: ldv, keys: nk, d: d)
                 }

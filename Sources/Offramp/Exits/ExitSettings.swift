@@ -1,0 +1,86 @@
+import Foundation
+
+// MARK: - The "offramp" section of a multi-exit checkpoint's config.json
+
+/// What the exits predict.
+public enum ExitTask: String, Codable, Sendable, CaseIterable {
+    /// One label per input (sequence classification).
+    case classify
+    /// One label per word, predicted on its first piece (token classification).
+    case label
+}
+
+/// The classifier after each layer (METHODS section 1).
+public enum HeadKind: String, Codable, Sendable, CaseIterable {
+    /// DeeBERT/PABEE: pooler dense+tanh, dropout, linear (token task: dropout, linear).
+    case linear
+    /// FastBERT student: linear(H→128)+tanh, 2-head self-attention at 128, then two linears.
+    case fastbert
+}
+
+/// How a linear sequence head reduces a layer's token vectors to one.
+public enum HeadPooling: String, Codable, Sendable, CaseIterable {
+    /// The [CLS] vector (DeeBERT, PABEE).
+    case cls
+    /// The mean of the sequence's token vectors (sentence encoders like MiniLM).
+    case mean
+}
+
+/// Everything Offramp adds to a BERT config.json, under the key "offramp".
+public struct ExitSettings: Codable, Sendable, Equatable {
+    public var task: ExitTask
+    public var labels: [String]
+    public var head: HeadKind
+    public var pooling: HeadPooling
+    /// 1-based layers with an exit (default: every layer).
+    public var exits: [Int]
+    /// The mode the checkpoint was last trained with (informational).
+    public var trainingMode: String?
+    /// Width of the FastBERT head.
+    public var fastbertWidth: Int
+    public var fastbertHeads: Int
+
+    public init(task: ExitTask, labels: [String], head: HeadKind = .linear, pooling: HeadPooling = .cls,
+                exits: [Int], trainingMode: String? = nil) {
+        self.task = task; self.labels = labels; self.head = head; self.pooling = pooling
+        self.exits = exits; self.trainingMode = trainingMode
+        fastbertWidth = 128; fastbertHeads = 2
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case task, labels, head, pooling, exits
+        case trainingMode = "training_mode", fastbertWidth = "fastbert_width", fastbertHeads = "fastbert_heads"
+    }
+
+    /// Reads the section from a config's extra keys; nil when the config has none.
+    public static func read(from config: BertConfig, file: String) throws -> ExitSettings? {
+        guard let value = config.extra["offramp"] else { return nil }
+        do {
+            let data = try JSONEncoder().encode(value)
+            let s = try JSONDecoder().decode(ExitSettings.self, from: data)
+            try s.validate(layers: config.numHiddenLayers, file: file)
+            return s
+        } catch let e as OfframpError {
+            throw e
+        } catch {
+            throw OfframpError("\(file): the \"offramp\" section is malformed: \(error)")
+        }
+    }
+
+    /// Writes the section into a config's extra keys.
+    public func write(into config: inout BertConfig) throws {
+        let data = try JSONEncoder().encode(self)
+        config.extra["offramp"] = try JSONDecoder().decode(JSONValue.self, from: data)
+    }
+
+    public func validate(layers: Int, file: String) throws {
+        guard labels.count >= 2 else { throw OfframpError("\(file): offramp.labels needs at least 2 labels, found \(labels.count)") }
+        guard Set(labels).count == labels.count else { throw OfframpError("\(file): offramp.labels has duplicates") }
+        guard !exits.isEmpty, exits.allSatisfy({ (1...layers).contains($0) }), exits == exits.sorted(), Set(exits).count == exits.count else {
+            throw OfframpError("\(file): offramp.exits must be increasing layer numbers in 1...\(layers), got \(exits)")
+        }
+        guard fastbertWidth > 0, fastbertHeads > 0, fastbertWidth % fastbertHeads == 0 else {
+            throw OfframpError("\(file): fastbert_width must be a positive multiple of fastbert_heads")
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+
+// MARK: - A BERT encoder with an exit head after every layer
+
+/// The backbone and its exit heads, all in one parameter store (so training
+/// has one flat parameter buffer and one gradient buffer), and the tokenizer.
+///
+/// A checkpoint is a directory: model.safetensors (backbone under HF's key
+/// names, heads under "exits.<layer>.*"), config.json (the BERT config plus an
+/// "offramp" section: `ExitSettings`), and the tokenizer files.
+public final class MultiExitModel: @unchecked Sendable {
+    public let directory: URL
+    public private(set) var config: BertConfig
+    public let settings: ExitSettings
+    public let store: ParameterStore
+    public let encoder: BertEncoder
+    /// heads[i] is the exit after layer settings.exits[i].
+    public let heads: [ExitHead]
+    public let tokenizer: WordPieceTokenizer
+    let workspace = Workspace()
+
+    public var labels: [String] { settings.labels }
+    public var layerCount: Int { config.numHiddenLayers }
+
+    static func specs(_ config: BertConfig, _ settings: ExitSettings) -> [(name: String, shape: [Int])] {
+        BertEncoder.parameterSpecs(config)
+            + settings.exits.flatMap { ExitHead.parameterSpecs(settings, hidden: config.hiddenSize, layer: $0) }
+    }
+
+    init(directory: URL, config: BertConfig, settings: ExitSettings, store: ParameterStore, hasPooler: Bool,
+         tokenizer: WordPieceTokenizer) throws {
+        self.directory = directory
+        self.config = config
+        self.settings = settings
+        self.store = store
+        self.tokenizer = tokenizer
+        encoder = try BertEncoder(config: config, parameters: store, hasPooler: hasPooler)
+        heads = settings.exits.map { ExitHead(store: store, settings: settings, hidden: config.hiddenSize, layer: $0) }
+    }
+
+    // MARK: Loading
+
+    /// Loads a multi-exit checkpoint (a config.json with an "offramp" section).
+    public static func load(directory: URL) throws -> MultiExitModel {
+        let configURL = directory.appendingPathComponent("config.json")
+        let config = try BertConfig.load(from: configURL)
+        guard let settings = try ExitSettings.read(from: config, file: configURL.path) else {
+            throw OfframpError("\(configURL.path): not a multi-exit model (no \"offramp\" section); train one with `offramp train`")
+        }
+        let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
+        let store = ParameterStore(specs: specs(config, settings))
+        let missing = try store.load(from: file, optional: ["pooler.dense.weight", "pooler.dense.bias"])
+        return try MultiExitModel(directory: directory, config: config, settings: settings, store: store,
+                                  hasPooler: missing.isEmpty, tokenizer: try WordPieceTokenizer.load(directory: directory))
+    }
+
+    /// A new multi-exit model from a pretrained encoder directory: backbone
+    /// weights from the checkpoint, heads initialised as HF initialises linear
+    /// layers (normal(0, initializer_range), zero bias); the last exit's pooler
+    /// starts from the checkpoint's pooler when it has one.
+    public static func create(pretrained directory: URL, settings: ExitSettings, seed: UInt64) throws -> MultiExitModel {
+        let configURL = directory.appendingPathComponent("config.json")
+        var config = try BertConfig.load(from: configURL)
+        try settings.validate(layers: config.numHiddenLayers, file: "settings")
+        try settings.write(into: &config)
+        let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
+        let specs = specs(config, settings)
+        let store = ParameterStore(specs: specs)
+        let headNames = Set(specs.map(\.name).filter { $0.hasPrefix("exits.") })
+        let missing = try store.load(from: file, optional: headNames.union(["pooler.dense.weight", "pooler.dense.bias"]))
+        var rng = SeededRandom(seed: seed)
+        let std = Float(config.initializerRange)
+        for e in store.entries where headNames.contains(e.name) {
+            let p = store[e.name]
+            if e.name.hasSuffix(".bias") { p.update(repeating: 0, count: e.count) } else {
+                for i in 0..<e.count { p[i] = rng.nextNormal() * std }
+            }
+        }
+        let hasPooler = !missing.contains("pooler.dense.weight")
+        if hasPooler, settings.head == .linear, settings.task == .classify, let last = settings.exits.last,
+           last == config.numHiddenLayers {
+            store["exits.\(last).pooler.weight"].update(from: store["pooler.dense.weight"], count: config.hiddenSize * config.hiddenSize)
+            store["exits.\(last).pooler.bias"].update(from: store["pooler.dense.bias"], count: config.hiddenSize)
+        }
+        return try MultiExitModel(directory: directory, config: config, settings: settings, store: store,
+                                  hasPooler: hasPooler, tokenizer: try WordPieceTokenizer.load(directory: directory))
+    }
+
+    // MARK: Saving
+
+    /// The tokenizer files copied along with a checkpoint.
+    static let tokenizerFiles = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
+
+    /// Writes the checkpoint to `out`, replacing it whole: files go to a
+    /// temporary sibling directory which is then swapped in, so a crash
+    /// leaves either the old checkpoint or the new one. `extraFiles` (name,
+    /// bytes) are written alongside (the trainer's state).
+    public func save(to out: URL, trainingMode: String? = nil, extraFiles: [(String, Data)] = []) throws {
+        let fm = FileManager.default
+        let parent = out.deletingLastPathComponent()
+        try fm.createDirectory(at: parent, withIntermediateDirectories: true)
+        let tmp = parent.appendingPathComponent(".\(out.lastPathComponent).tmp-\(getpid())")
+        try? fm.removeItem(at: tmp)
+        try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
+        var writer = SafeTensorsWriter()
+        for e in store.entries {
+            try writer.add(e.name, shape: e.shape, floats: UnsafeBufferPointer(start: store[e.name], count: e.count))
+        }
+        writer.metadata = ["format": "pt", "producer": "offramp"]
+        try writer.write(to: tmp.appendingPathComponent("model.safetensors"))
+        var cfg = config
+        var s = settings
+        if let trainingMode { s.trainingMode = trainingMode }
+        try s.write(into: &cfg)
+        try cfg.save(to: tmp.appendingPathComponent("config.json"))
+        for name in Self.tokenizerFiles {
+            let src = directory.appendingPathComponent(name)
+            if fm.fileExists(atPath: src.path), src.standardizedFileURL != tmp.appendingPathComponent(name).standardizedFileURL {
+                try fm.copyItem(at: src, to: tmp.appendingPathComponent(name))
+            }
+        }
+        for (name, data) in extraFiles { try writeAtomically(data, to: tmp.appendingPathComponent(name)) }
+        // Swap: out -> out.old, tmp -> out, remove out.old.
+        let old = parent.appendingPathComponent(".\(out.lastPathComponent).old-\(getpid())")
+        if fm.fileExists(atPath: out.path) { try fm.moveItem(at: out, to: old) }
+        try fm.moveItem(at: tmp, to: out)
+        try? fm.removeItem(at: old)
+    }
+}

@@ -1,0 +1,309 @@
+import Foundation
+
+// MARK: - Training modes (METHODS section 4)
+
+public enum TrainingMode: String, Sendable, CaseIterable {
+    /// Backbone + final head, CE on gold labels.
+    case finetune
+    /// FastBERT self-distillation: backbone and final head frozen, lower heads learn KL to the final head.
+    case distill
+    /// All exits at once: Σ w_l CE_l / Σ w_l.
+    case joint
+    /// DeeBERT: finetune, then the backbone frozen and lower heads trained with CE.
+    case twoStage = "two-stage"
+}
+
+/// One stage of training: what the loss is and which parameters move.
+public enum TrainingStage: String, Sendable, CaseIterable {
+    case finetune, joint, headsCE = "heads-ce", headsKL = "heads-kl"
+
+    static func stages(for mode: TrainingMode) -> [TrainingStage] {
+        switch mode {
+        case .finetune: [.finetune]
+        case .joint: [.joint]
+        case .twoStage: [.finetune, .headsCE]
+        case .distill: [.headsKL]
+        }
+    }
+
+    public var trainsBackbone: Bool { self == .finetune || self == .joint }
+}
+
+public struct TrainingOptions: Sendable {
+    public var mode: TrainingMode = .joint
+    public var epochs = 3
+    /// Epochs of the second stage of two-stage training (default: `epochs`).
+    public var secondStageEpochs: Int?
+    public var batchSize = 32
+    public var learningRate: Float = 3e-5
+    /// Learning rate of the exit heads (default: `learningRate`).
+    public var headLearningRate: Float?
+    /// Multiplies the heads' learning rate in distillation (FastBERT used 10x).
+    public var distillLearningRateFactor: Float = 10
+    public var warmupFraction: Float = 0.1
+    public var weightDecay: Float = 0.01
+    public var maxGradNorm: Float = 1.0
+    public var seed: UInt64 = 42
+    /// Joint-training weights: w_l = l (true) or 1.
+    public var layerWeighted = true
+    public var klDirection: KLDirection = .teacherStudent
+    /// Stop after this many steps in total without saving (tests simulate a kill with it).
+    public var stopAfterSteps: Int?
+    public var showProgress = true
+
+    public init() {}
+}
+
+/// What a training run reports per epoch.
+public struct EpochReport: Sendable {
+    public let stage: String
+    public let epoch: Int
+    public let meanLoss: Double
+    public let examplesPerSecond: Double
+    /// Dev accuracy of every exit (empty without dev data).
+    public let devAccuracy: [Double]
+}
+
+// MARK: - The trainer
+
+public final class Trainer: @unchecked Sendable {
+    public let model: MultiExitModel
+    public let options: TrainingOptions
+    public let grads: Gradients
+    var optimizer: AdamW
+    let tape: EncoderTape
+    var headTapes: [LayerTape]
+    let ws = Workspace()
+    /// Global step counter (over all stages); seeds each step's dropout.
+    public private(set) var globalStep = 0
+    var stageIndex = 0
+    var epochsDone = 0
+    public private(set) var reports: [EpochReport] = []
+    /// Mean loss of the most recent step.
+    public private(set) var lastLoss: Double = 0
+
+    public init(model: MultiExitModel, options: TrainingOptions) {
+        self.model = model
+        self.options = options
+        grads = Gradients(for: model.store)
+        optimizer = AdamW(parameterCount: model.store.storage.count)
+        let pass = TrainingPass.deterministic()
+        tape = EncoderTape(layers: model.layerCount, pass: pass)
+        headTapes = model.heads.map { _ in LayerTape(pass: pass) }
+    }
+
+    // MARK: One step
+
+    /// Forward, loss and backward on `batch` for `stage`, leaving the
+    /// gradients in `grads`; returns the loss. `pass` decides dropout.
+    public func lossAndGradients(_ batch: ExampleBatch, stage: TrainingStage, pass: TrainingPass) throws -> Double {
+        grads.zero()
+        tape.reset(pass: pass)
+        for t in headTapes { t.pass = pass }
+        let hiddens = try model.encoder.forwardTraining(batch.tokens, tape: tape)
+        let heads = model.heads, last = heads.count - 1
+        let n = model.labels.count, q = batch.input.queryCount
+        let h = model.config.hiddenSize, rows = batch.tokens.tokenCount
+        let used: [Int] = switch stage {
+        case .finetune: [last]
+        case .joint, .headsKL: Array(heads.indices)
+        case .headsCE: Array(heads.indices.dropLast())
+        }
+        var logits: [Int: UnsafeMutablePointer<Float>] = [:]
+        for i in used {
+            let buf = ws.buffer("logits.\(i)", count: q * n)
+            heads[i].forward(hiddens[heads[i].layer - 1], input: batch.input, logits: buf, workspace: ws, tape: headTapes[i])
+            logits[i] = buf
+        }
+        // Losses and their gradients with respect to the logits.
+        var loss: Double = 0
+        var dLogits: [Int: UnsafeMutablePointer<Float>] = [:]
+        func dBuffer(_ i: Int) -> UnsafeMutablePointer<Float> {
+            let b = ws.buffer("dlogits.\(i)", count: q * n)
+            b.update(repeating: 0, count: q * n)
+            dLogits[i] = b
+            return b
+        }
+        switch stage {
+        case .finetune:
+            loss = softmaxCrossEntropy(logits: logits[last]!, labels: batch.labels, classes: n, dLogits: dBuffer(last))
+        case .joint:
+            let weights = used.map { options.layerWeighted ? Float(heads[$0].layer) : 1 }
+            let total = weights.reduce(0, +)
+            for (i, w) in zip(used, weights) {
+                loss += softmaxCrossEntropy(logits: logits[i]!, labels: batch.labels, classes: n, dLogits: dBuffer(i), scale: w / total)
+            }
+        case .headsCE:
+            for i in used { loss += softmaxCrossEntropy(logits: logits[i]!, labels: batch.labels, classes: n, dLogits: dBuffer(i)) }
+        case .headsKL:
+            let teacher = ws.buffer("teacher", count: q * n)
+            softmaxRows(out: teacher, logits: logits[last]!, rows: q, classes: n)
+            for i in used where i != last {
+                loss += klDivergence(studentLogits: logits[i]!, teacherProbs: teacher, rows: q, classes: n,
+                                     direction: options.klDirection, dStudentLogits: dBuffer(i))
+            }
+        }
+        // Backward: heads, then (when it trains) the backbone.
+        var exitGradients = [UnsafeMutablePointer<Float>?](repeating: nil, count: model.layerCount)
+        for (i, d) in dLogits {
+            var dX: UnsafeMutablePointer<Float>? = nil
+            if stage.trainsBackbone {
+                let l = heads[i].layer
+                if exitGradients[l - 1] == nil {
+                    let b = ws.buffer("dx.\(l)", count: rows * h)
+                    b.update(repeating: 0, count: rows * h)
+                    exitGradients[l - 1] = b
+                }
+                dX = exitGradients[l - 1]
+            }
+            heads[i].backward(hiddens[heads[i].layer - 1], input: batch.input, dLogits: d, dX: dX,
+                              tape: headTapes[i], grads: grads, workspace: ws)
+        }
+        if stage.trainsBackbone { model.encoder.backward(tape: tape, exitGradients: exitGradients, grads: grads) }
+        return loss
+    }
+
+    /// The entries a stage updates, with their learning rate and decay.
+    func trainable(_ stage: TrainingStage) -> [(ParameterStore.Entry, AdamW.Group)] {
+        let lastPrefix = "exits.\(model.heads.last!.layer)."
+        let headLR = (options.headLearningRate ?? options.learningRate) * (stage == .headsKL ? options.distillLearningRateFactor : 1)
+        return model.store.entries.compactMap { e in
+            let isHead = e.name.hasPrefix("exits.")
+            let isLast = e.name.hasPrefix(lastPrefix)
+            let included: Bool = switch stage {
+            case .finetune: (!isHead && !e.name.hasPrefix("pooler.")) || isLast
+            case .joint: !e.name.hasPrefix("pooler.")
+            case .headsCE, .headsKL: isHead && !isLast
+            }
+            guard included else { return nil }
+            let noDecay = e.name.hasSuffix("bias") || e.name.contains("LayerNorm")
+            return (e, AdamW.Group(learningRate: isHead ? headLR : options.learningRate,
+                                   weightDecay: noDecay ? 0 : options.weightDecay))
+        }
+    }
+
+    // MARK: The loop
+
+    /// Trains on `train` (evaluating every exit on `dev` after each epoch),
+    /// saving the checkpoint to `out` after every epoch. Continues from the
+    /// state in `out` when `resume` is set.
+    public func run(train: [EncodedExample], dev: [EncodedExample], out: URL, resume: Bool = false,
+                    log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws {
+        guard !train.isEmpty else { throw OfframpError("no training examples") }
+        let stages = TrainingStage.stages(for: options.mode)
+        if resume { try loadState(from: out) }
+        let stepsPerEpoch = (train.count + options.batchSize - 1) / options.batchSize
+        while stageIndex < stages.count {
+            let stage = stages[stageIndex]
+            let epochs = stageIndex == 1 ? (options.secondStageEpochs ?? options.epochs) : options.epochs
+            let totalSteps = epochs * stepsPerEpoch
+            let warmup = Int((Float(totalSteps) * options.warmupFraction).rounded())
+            let entries = trainable(stage)
+            let clipEntries = entries.map(\.0)
+            let dropout = (Float(model.config.hiddenDropoutProb), Float(model.config.attentionProbsDropoutProb))
+            while epochsDone < epochs {
+                let order = Self.permutation(train.count, seed: options.seed &+ UInt64(stageIndex) &* 1_000_003 &+ UInt64(epochsDone))
+                let start = Date()
+                var lossSum: Double = 0, seen = 0
+                for b in 0..<stepsPerEpoch {
+                    if let stop = options.stopAfterSteps, globalStep >= stop { return }
+                    let idx = order[(b * options.batchSize) ..< min((b + 1) * options.batchSize, train.count)]
+                    let batch = ExampleBatch(idx.map { train[$0] })
+                    let pass = TrainingPass(seed: Self.stepSeed(options.seed, globalStep),
+                                            hiddenDropout: dropout.0, attentionDropout: dropout.1)
+                    let loss = try lossAndGradients(batch, stage: stage, pass: pass)
+                    clipGradientNorm(grads, entries: clipEntries, maxNorm: options.maxGradNorm)
+                    let stageStep = epochsDone * stepsPerEpoch + b
+                    optimizer.update(store: model.store, grads: grads, entries: entries,
+                                     scale: linearWarmupDecay(step: stageStep + 1, warmup: warmup, total: totalSteps))
+                    globalStep += 1
+                    lastLoss = loss
+                    lossSum += loss; seen += idx.count
+                    if options.showProgress && (b % 10 == 9 || b == stepsPerEpoch - 1) {
+                        let elapsed = Date().timeIntervalSince(start)
+                        let rate = Double(seen) / max(elapsed, 1e-9)
+                        let eta = Double(train.count - seen) / max(rate, 1e-9)
+                        log(String(format: "[%@] epoch %d/%d  step %d/%d  loss %.4f  %.1f ex/s  ETA %@",
+                                   stage.rawValue, epochsDone + 1, epochs, b + 1, stepsPerEpoch, lossSum / Double(b + 1), rate, Self.clock(eta)))
+                    }
+                }
+                let rate = Double(seen) / Date().timeIntervalSince(start)
+                let devAccuracy = dev.isEmpty ? [] : try model.exitAccuracies(dev)
+                epochsDone += 1
+                reports.append(EpochReport(stage: stage.rawValue, epoch: epochsDone, meanLoss: lossSum / Double(stepsPerEpoch),
+                                           examplesPerSecond: rate, devAccuracy: devAccuracy))
+                if !devAccuracy.isEmpty { log(Self.exitTable(model, devAccuracy, title: "dev after \(stage.rawValue) epoch \(epochsDone)")) }
+                try model.save(to: out, trainingMode: options.mode.rawValue, extraFiles: [("trainer_state.safetensors", try stateData())])
+            }
+            stageIndex += 1
+            epochsDone = 0
+            optimizer = AdamW(parameterCount: model.store.storage.count)  // each stage starts afresh
+        }
+    }
+
+    // MARK: Reproducibility
+
+    /// The permutation of 0..<n for an epoch (SplitMix64 + Fisher–Yates).
+    static func permutation(_ n: Int, seed: UInt64) -> [Int] {
+        var order = Array(0..<n)
+        var rng = SeededRandom(seed: seed)
+        for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+        return order
+    }
+
+    /// Each step's dropout seed depends only on the run's seed and the step,
+    /// so a resumed run draws the same masks as an uninterrupted one.
+    static func stepSeed(_ seed: UInt64, _ step: Int) -> UInt64 {
+        var r = SeededRandom(seed: seed ^ (UInt64(step) &* 0x9E37_79B9_7F4A_7C15))
+        return r.next()
+    }
+
+    static func clock(_ seconds: Double) -> String {
+        let s = Int(seconds.isFinite ? seconds : 0)
+        return String(format: "%d:%02d", s / 60, s % 60)
+    }
+
+    /// "exit  1  2 ..." / "acc  ..." table.
+    public static func exitTable(_ model: MultiExitModel, _ values: [Double], title: String) -> String {
+        var lines = [title, "exit     " + model.heads.map { String(format: "%7d", $0.layer) }.joined()]
+        lines.append("accuracy " + values.map { String(format: "%7.2f", 100 * $0) }.joined())
+        return lines.joined(separator: "\n")
+    }
+
+    /// The optimizer's moments and the loop's position, for `--resume`.
+    func stateData() throws -> Data {
+        var w = SafeTensorsWriter()
+        try w.add("adam.m", shape: [optimizer.m.count], floats: UnsafeBufferPointer(optimizer.m.buffer))
+        try w.add("adam.v", shape: [optimizer.v.count], floats: UnsafeBufferPointer(optimizer.v.buffer))
+        w.metadata = ["stage": String(stageIndex), "epochs_done": String(epochsDone), "global_step": String(globalStep),
+                      "adam_step": String(optimizer.step), "mode": options.mode.rawValue, "seed": String(options.seed)]
+        return try w.serialized()
+    }
+
+    func loadState(from out: URL) throws {
+        let url = out.appendingPathComponent("trainer_state.safetensors")
+        let file = try SafeTensorsFile(url: url)
+        func meta(_ k: String) throws -> Int {
+            guard let s = file.metadata[k], let v = Int(s) else { throw OfframpError("\(url.path): metadata \(k) missing or not an integer") }
+            return v
+        }
+        guard file.metadata["mode"] == options.mode.rawValue else {
+            throw OfframpError("\(url.path): the checkpoint was trained with --mode \(file.metadata["mode"] ?? "?"), not \(options.mode.rawValue)")
+        }
+        try file.readFloats("adam.m", into: optimizer.m.buffer)
+        try file.readFloats("adam.v", into: optimizer.v.buffer)
+        optimizer.step = try meta("adam_step")
+        stageIndex = try meta("stage")
+        epochsDone = try meta("epochs_done")
+        globalStep = try meta("global_step")
+    }
+}
+
+extension EncoderTape {
+    /// Points every layer's tape at a new step's randomness.
+    func reset(pass: TrainingPass) {
+        self.pass = pass
+        embeddings.pass = pass
+        for l in layers { l.pass = pass }
+    }
+}

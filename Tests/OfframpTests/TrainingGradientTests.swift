@@ -1,0 +1,95 @@
+import Foundation
+import Offramp
+import Testing
+
+/// Whole-model gradient checks: a tiny 2-layer BERT with every head kind and
+/// both tasks, under each training stage's loss, against central finite
+/// differences of that loss.
+@Suite struct TrainingGradientTests {
+    static let vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (0..<35).map { "w\($0)" }
+
+    /// A tiny pretrained-looking directory: random 2-layer BERT + vocab.
+    static func tinyPretrained() throws -> URL {
+        let dir = try TestSupport.temporaryDirectory()
+        var c = BertConfig()
+        c.vocabSize = vocabulary.count; c.hiddenSize = 16; c.numHiddenLayers = 2; c.numAttentionHeads = 2
+        c.intermediateSize = 24; c.maxPositionEmbeddings = 16
+        c.initializerRange = 0.2  // larger weights: gradients well above Float noise
+        let encoder = try BertEncoder(randomWeights: c, seed: 7)
+        var w = SafeTensorsWriter()
+        for e in encoder.parameters.entries {
+            try w.add(e.name, shape: e.shape, floats: Array(UnsafeBufferPointer(start: encoder.parameters[e.name], count: e.count)))
+        }
+        try w.write(to: dir.appendingPathComponent("model.safetensors"))
+        try c.save(to: dir.appendingPathComponent("config.json"))
+        try (vocabulary.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("vocab.txt"), atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    static func batch(task: ExitTask) -> ExampleBatch {
+        // Three sequences of lengths 6, 4, 7: [CLS] ... [SEP].
+        let seqs: [[Int32]] = [[2, 7, 9, 11, 5, 3], [2, 20, 8, 3], [2, 33, 12, 12, 6, 30, 3]]
+        return ExampleBatch(seqs.enumerated().map { i, ids in
+            switch task {
+            case .classify:
+                return EncodedExample(ids: ids, typeIds: ids.map { _ in 0 }, queryPositions: [0], labels: [Int32(i % 3)])
+            case .label:
+                let positions = Array(1..<(ids.count - 1)).filter { $0 != 2 }  // piece 2 continues a word
+                return EncodedExample(ids: ids, typeIds: ids.map { _ in 0 }, queryPositions: positions,
+                                      labels: positions.map { Int32(($0 + i) % 3) })
+            }
+        })
+    }
+
+    struct Case: CustomTestStringConvertible, Sendable {
+        let head: HeadKind, pooling: HeadPooling, task: ExitTask
+        var testDescription: String { "\(head.rawValue)/\(pooling.rawValue)/\(task.rawValue)" }
+    }
+
+    static let cases: [Case] = [
+        Case(head: .linear, pooling: .cls, task: .classify), Case(head: .linear, pooling: .mean, task: .classify),
+        Case(head: .fastbert, pooling: .cls, task: .classify), Case(head: .linear, pooling: .cls, task: .label),
+        Case(head: .fastbert, pooling: .cls, task: .label),
+    ]
+
+    @Test(arguments: cases, TrainingStage.allCases)
+    func wholeModelGradientMatchesFiniteDifferences(_ c: Case, stage: TrainingStage) throws {
+        let dir = try Self.tinyPretrained()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var settings = ExitSettings(task: c.task, labels: ["a", "b", "c"], head: c.head, pooling: c.pooling, exits: [1, 2])
+        settings.fastbertWidth = 8
+        let model = try MultiExitModel.create(pretrained: dir, settings: settings, seed: 3)
+        // Larger head weights too, so every path carries a visible gradient.
+        var rng = SeededRandom(seed: 11)
+        for e in model.store.entries where e.name.hasPrefix("exits.") {
+            let p = model.store[e.name]
+            for i in 0..<e.count { p[i] = rng.nextNormal() * 0.3 }
+        }
+        let trainer = Trainer(model: model, options: TrainingOptions())
+        let batch = Self.batch(task: c.task)
+        _ = try trainer.lossAndGradients(batch, stage: stage, pass: .deterministic())
+        let analytic = trainer.grads.storage.array
+        let count = model.store.storage.count
+        var params = model.store.storage.array
+        // Sample elements of every entry the stage trains (a few per entry).
+        // The last exit is the teacher in distillation and frozen with the
+        // backbone in the heads-only stages: not a trained parameter there.
+        var indices: [Int] = []
+        let lastExit = "exits.\(model.heads.last!.layer)."
+        for e in model.store.entries where e.name.hasPrefix("exits.") || stage.trainsBackbone {
+            if e.name.hasPrefix("pooler.") { continue }
+            if !stage.trainsBackbone && e.name.hasPrefix(lastExit) { continue }
+            for k in 0..<min(e.count, 4) { indices.append(e.offset + (k * 7919) % e.count) }
+        }
+        let storage = model.store.storage.pointer
+        checkGradient("\(c.testDescription) \(stage.rawValue)", parameters: &params, analytic: analytic, h: 1e-2,
+                      tolerance: 2e-2, absoluteFloor: 1e-3, indices: indices) { p in
+            p.withUnsafeBufferPointer { storage.update(from: $0.baseAddress!, count: count) }
+            return (try? trainer.lossAndGradients(batch, stage: stage, pass: .deterministic())) ?? .nan
+        }
+        // Parameters a stage does not train get no gradient.
+        for e in model.store.entries where !stage.trainsBackbone && !e.name.hasPrefix("exits.") {
+            #expect((0..<e.count).allSatisfy { analytic[e.offset + $0] == 0 }, "\(e.name) got a gradient in \(stage.rawValue)")
+        }
+    }
+}
