@@ -39,6 +39,8 @@ public struct ExitSettings: Codable, Sendable, Equatable {
     /// Width of the FastBERT head.
     public var fastbertWidth: Int
     public var fastbertHeads: Int
+    /// The maximum length the model was trained with (the default for inference).
+    public var maxLength: Int?
 
     public init(task: ExitTask, labels: [String], head: HeadKind = .linear, pooling: HeadPooling = .cls,
                 exits: [Int], trainingMode: String? = nil) {
@@ -50,6 +52,7 @@ public struct ExitSettings: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case task, labels, head, pooling, exits
         case trainingMode = "training_mode", fastbertWidth = "fastbert_width", fastbertHeads = "fastbert_heads"
+        case maxLength = "max_length"
     }
 
     /// Reads the section from a config's extra keys; nil when the config has none.
