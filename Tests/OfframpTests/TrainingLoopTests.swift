@@ -62,7 +62,7 @@ import Testing
         let work = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: pretrained); try? FileManager.default.removeItem(at: work) }
         let data = Self.examples()
-        let trainer = Trainer(model: try Self.model(pretrained, head: head), options: Self.options(epochs: 12, lr: 5e-3))
+        let trainer = Trainer(model: try Self.model(pretrained, head: head), options: Self.options(epochs: 25, lr: 5e-3))
         try trainer.run(train: data, dev: data, out: work.appendingPathComponent("m"), log: { _ in })
         #expect(trainer.reports.last!.meanLoss < trainer.reports.first!.meanLoss * 0.5, "\(trainer.reports.map(\.meanLoss))")
         #expect(trainer.reports.last!.devAccuracy.allSatisfy { $0 >= 0.9 }, "\(trainer.reports.last!.devAccuracy)")
