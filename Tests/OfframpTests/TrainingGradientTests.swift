@@ -9,10 +9,10 @@ import Testing
     static let vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (0..<35).map { "w\($0)" }
 
     /// A tiny pretrained-looking directory: random 2-layer BERT + vocab.
-    static func tinyPretrained() throws -> URL {
+    static func tinyPretrained(layers: Int = 2) throws -> URL {
         let dir = try TestSupport.temporaryDirectory()
         var c = BertConfig()
-        c.vocabSize = vocabulary.count; c.hiddenSize = 16; c.numHiddenLayers = 2; c.numAttentionHeads = 2
+        c.vocabSize = vocabulary.count; c.hiddenSize = 16; c.numHiddenLayers = layers; c.numAttentionHeads = 2
         c.intermediateSize = 24; c.maxPositionEmbeddings = 16
         c.initializerRange = 0.2  // larger weights: gradients well above Float noise
         let encoder = try BertEncoder(randomWeights: c, seed: 7)

@@ -1,0 +1,119 @@
+import Foundation
+
+// MARK: - Exit policies (METHODS sections 2 and 3)
+
+/// When an input leaves the encoder.
+public enum ExitPolicy: Sendable, Equatable, CustomStringConvertible {
+    /// Every layer runs; the final exit answers.
+    case full
+    /// Every input exits at exit layer k (budgeted mode).
+    case budget(layer: Int)
+    /// Exit at the first exit whose normalized entropy u < tau.
+    case entropy(Double)
+    /// Exit at the first exit whose max probability c >= tau.
+    case confidence(Double)
+    /// PABEE: exit once the argmax has stayed the same for P consecutive exits.
+    case patience(Int)
+    /// PCEE: exit once P consecutive exits each have u < tau.
+    case patienceConfidence(patience: Int, tau: Double)
+
+    public var name: String {
+        switch self {
+        case .full: "full"
+        case .budget: "budget"
+        case .entropy: "entropy"
+        case .confidence: "confidence"
+        case .patience: "patience"
+        case .patienceConfidence: "patience-confidence"
+        }
+    }
+
+    /// The setting as a number for tables and plots (threshold, patience or layer).
+    public var setting: String {
+        switch self {
+        case .full: "-"
+        case .budget(let k): "\(k)"
+        case .entropy(let t), .confidence(let t): Self.format(t)
+        case .patience(let p): "\(p)"
+        case .patienceConfidence(let p, let t): "\(p)@\(Self.format(t))"
+        }
+    }
+
+    public var description: String { setting == "-" ? name : "\(name)(\(setting))" }
+
+    static func format(_ x: Double) -> String {
+        var s = String(format: "%.4f", x)
+        while s.hasSuffix("0") { s.removeLast() }
+        if s.hasSuffix(".") { s.removeLast() }
+        return s
+    }
+
+    /// Parses a policy name and its setting as the command line gives them;
+    /// errors name the option and the valid range.
+    public static func parse(_ name: String, threshold: Double?, patience: Int?, layer: Int?, layers: Int) throws -> ExitPolicy {
+        func need<T>(_ v: T?, _ option: String) throws -> T {
+            guard let v else { throw OfframpError("policy \(name) needs \(option)") }
+            return v
+        }
+        func unit(_ t: Double, _ option: String) throws -> Double {
+            guard t >= 0 && t <= 1 else { throw OfframpError("\(option) \(t) is out of range: it must be in [0, 1]") }
+            return t
+        }
+        switch name {
+        case "full": return .full
+        case "budget":
+            let k = try need(layer, "--layer K")
+            guard (1...layers).contains(k) else { throw OfframpError("--layer \(k) is out of range: the model has layers 1...\(layers)") }
+            return .budget(layer: k)
+        case "entropy": return .entropy(try unit(try need(threshold, "--threshold T"), "--threshold"))
+        case "confidence": return .confidence(try unit(try need(threshold, "--threshold T"), "--threshold"))
+        case "patience":
+            let p = try need(patience, "--patience P")
+            guard p >= 1 && p < layers else { throw OfframpError("--patience \(p) is out of range: it must be in 1...\(layers - 1)") }
+            return .patience(p)
+        case "patience-confidence":
+            let p = try need(patience, "--patience P")
+            guard p >= 1 && p <= layers else { throw OfframpError("--patience \(p) is out of range: it must be in 1...\(layers)") }
+            return .patienceConfidence(patience: p, tau: try unit(try need(threshold, "--threshold T"), "--threshold"))
+        default:
+            throw OfframpError("unknown policy \"\(name)\" (known: full, budget, entropy, confidence, patience, patience-confidence)")
+        }
+    }
+}
+
+/// Normalized entropy −Σ p log p / log N, in [0, 1].
+public func normalizedEntropy(_ p: UnsafeBufferPointer<Float>) -> Double {
+    var h = 0.0
+    for x in p where x > 0 { h -= Double(x) * log(Double(x)) }
+    return p.count > 1 ? h / log(Double(p.count)) : 0
+}
+
+/// What a policy remembers about one input between exits.
+public struct ExitDecisionState: Sendable, Equatable {
+    public var previousArgmax: Int? = nil
+    public var counter = 0
+    public init() {}
+}
+
+extension ExitPolicy {
+    /// Whether an input leaves at this exit, given its probabilities there.
+    /// `layer` is the 1-based layer of the exit; `isLast` says it is the final exit.
+    public func shouldExit(probabilities p: UnsafeBufferPointer<Float>, layer: Int, isLast: Bool,
+                           state: inout ExitDecisionState) -> Bool {
+        if isLast { return true }
+        switch self {
+        case .full: return false
+        case .budget(let k): return layer >= k
+        case .entropy(let tau): return normalizedEntropy(p) < tau
+        case .confidence(let tau): return Double(p.max() ?? 0) >= tau
+        case .patience(let patience):
+            let a = p.indices.max { p[$0] < p[$1] } ?? 0
+            if let prev = state.previousArgmax { state.counter = prev == a ? state.counter + 1 : 0 }
+            state.previousArgmax = a
+            return state.counter >= patience
+        case .patienceConfidence(let patience, let tau):
+            state.counter = normalizedEntropy(p) < tau ? state.counter + 1 : 0
+            return state.counter >= patience
+        }
+    }
+}

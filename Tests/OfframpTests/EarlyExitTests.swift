@@ -1,0 +1,123 @@
+import Foundation
+import Offramp
+import Testing
+
+/// Early exit: policies decide as METHODS says, and batched or continuous
+/// runs give every input exactly what running it alone gives.
+@Suite struct EarlyExitTests {
+    /// A tiny 4-layer multi-exit classifier, briefly trained so exits differ.
+    static func trainedTinyModel() throws -> (MultiExitModel, [EncodedExample], URL) {
+        let dir = try TrainingGradientTests.tinyPretrained(layers: 4)
+        let model = try MultiExitModel.create(pretrained: dir, settings: ExitSettings(
+            task: .classify, labels: ["neg", "pos"], head: .linear, pooling: .mean, exits: [1, 2, 3, 4]), seed: 3)
+        var o = TrainingOptions()
+        o.epochs = 3; o.batchSize = 6; o.learningRate = 3e-3; o.showProgress = false
+        let data = TrainingLoopTests.examples()
+        try Trainer(model: model, options: o).run(train: data, dev: [], out: dir.appendingPathComponent("trained"), log: { _ in })
+        return (model, data + data.map { var e = $0; e.ids.insert(7, at: 1); e.typeIds.insert(0, at: 1); return e }, dir)
+    }
+
+    /// Policies whose thresholds sit inside the observed uncertainties, so
+    /// some inputs leave early and some do not.
+    static func policies(_ full: ExitRun) -> [ExitPolicy] {
+        let first = full.results.map { $0.uncertainties[0] }.sorted()
+        let tau = (first[first.count / 2] + first[first.count / 2 + 1]) / 2
+        let second = full.results.map { $0.uncertainties[1] }.sorted()
+        let tau2 = (second[second.count / 3] + second[second.count / 3 + 1]) / 2
+        let conf = full.results.map { Double($0.probabilities.max()!) }.sorted()
+        return [.full, .budget(layer: 2), .entropy(tau), .entropy(tau2), .confidence(conf[conf.count / 2]),
+                .patience(1), .patience(2), .patienceConfidence(patience: 2, tau: tau2)]
+    }
+
+    @Test func batchedAndContinuousEqualOneAtATimeForEveryPolicy() throws {
+        let (model, data, dir) = try Self.trainedTinyModel()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let runner = try EarlyExitRunner(model: model)
+        let full = try runner.run(data, policy: .full, batchSize: 1)
+        var sawEarly = false
+        for policy in Self.policies(full) {
+            let alone = try runner.run(data, policy: policy, batchSize: 1)
+            for (batch, continuous) in [(8, false), (8, true), (5, true), (48, false)] {
+                let together = try runner.run(data, policy: policy, batchSize: batch, continuous: continuous)
+                for (i, (a, b)) in zip(alone.results, together.results).enumerated() {
+                    let nearThreshold: Bool = {
+                        if case .entropy(let t) = policy { return a.uncertainties.contains { abs($0 - t) < 1e-5 } }
+                        return false
+                    }()
+                    if nearThreshold { continue }
+                    #expect(a.label == b.label && a.exitLayer == b.exitLayer, "\(policy) batch \(batch) continuous \(continuous) input \(i)")
+                    #expect(zip(a.probabilities, b.probabilities).allSatisfy { abs($0 - $1) < 1e-5 })
+                }
+                #expect(abs(together.flops - alone.flops) < 1e-3 * alone.flops, "FLOPs do not depend on batching")
+            }
+            if alone.results.contains(where: { $0.exitLayer < 4 }) && alone.results.contains(where: { $0.exitLayer == 4 }) { sawEarly = true }
+        }
+        #expect(sawEarly, "the thresholds chosen should make some inputs leave early")
+    }
+
+    @Test func budgetAtTheLastLayerIsTheFullModel() throws {
+        let (model, data, dir) = try Self.trainedTinyModel()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try EarlyExitRunner(model: model).run(data, policy: .budget(layer: 4), batchSize: 7)
+        let logits = try model.allExitLogits(ExampleBatch(data))
+        for (i, r) in run.results.enumerated() {
+            #expect(r.exitLayer == 4)
+            var p = Array(logits[3][(i * 2)..<(i * 2 + 2)])
+            p.withUnsafeMutableBufferPointer { softmaxInPlace($0.baseAddress!, count: 2) }
+            #expect(zip(p, r.probabilities).allSatisfy { abs($0 - $1) < 1e-5 })
+        }
+        #expect(abs(run.flopsSpeedup - 1) < 0.05, "full depth costs the full FLOPs (up to the lower heads)")
+    }
+
+    static func decide(_ policy: ExitPolicy, _ distributions: [[Float]]) -> Int {
+        var state = ExitDecisionState()
+        for (l, p) in distributions.enumerated() {
+            let exit = p.withUnsafeBufferPointer { policy.shouldExit(probabilities: $0, layer: l + 1, isLast: l == distributions.count - 1, state: &state) }
+            if exit { return l + 1 }
+        }
+        return -1
+    }
+
+    @Test func policiesDecideAsHandComputed() {
+        // Normalized entropies of two-class distributions: [0.5,0.5] -> 1, [0.9,0.1] -> 0.469, [0.99,0.01] -> 0.0808.
+        let layers: [[Float]] = [[0.5, 0.5], [0.9, 0.1], [0.2, 0.8], [0.99, 0.01], [0.97, 0.03], [0.6, 0.4]]
+        #expect(Self.decide(.entropy(0.5), layers) == 2)
+        #expect(Self.decide(.entropy(0.4), layers) == 4)   // [0.2, 0.8] has u = 0.722; [0.99, 0.01] 0.081
+        #expect(Self.decide(.entropy(0.05), layers) == 6)   // none below: the last exit answers
+        #expect(Self.decide(.confidence(0.85), layers) == 2)
+        #expect(Self.decide(.confidence(0.98), layers) == 4)
+        // Argmax per layer: 0 (tie -> first), 0, 1, 0, 0, 0. Patience 1: layers 2 (0 == 0).
+        #expect(Self.decide(.patience(1), layers) == 2)
+        // Patience 2: counter 0,1,0,0,1,2 -> layer 6.
+        #expect(Self.decide(.patience(2), layers) == 6)
+        // u < 0.5 at layers 2, 4, 5: two in a row first at 5.
+        #expect(Self.decide(.patienceConfidence(patience: 2, tau: 0.5), layers) == 5)
+        #expect(Self.decide(.budget(layer: 3), layers) == 3)
+        #expect(Self.decide(.full, layers) == 6)
+        let u = [Float(0.9), 0.1].withUnsafeBufferPointer { normalizedEntropy($0) }
+        #expect(abs(u - 0.4690) < 1e-4)
+    }
+
+    @Test func malformedOptionsAreClearErrors() throws {
+        #expect(throws: OfframpError("unknown policy \"fast\" (known: full, budget, entropy, confidence, patience, patience-confidence)")) {
+            try ExitPolicy.parse("fast", threshold: 0.3, patience: nil, layer: nil, layers: 6)
+        }
+        #expect(throws: OfframpError("--threshold 1.5 is out of range: it must be in [0, 1]")) {
+            try ExitPolicy.parse("entropy", threshold: 1.5, patience: nil, layer: nil, layers: 6)
+        }
+        #expect(throws: OfframpError("policy entropy needs --threshold T")) {
+            try ExitPolicy.parse("entropy", threshold: nil, patience: nil, layer: nil, layers: 6)
+        }
+        #expect(throws: OfframpError("--layer 7 is out of range: the model has layers 1...6")) {
+            try ExitPolicy.parse("budget", threshold: nil, patience: nil, layer: 7, layers: 6)
+        }
+        // A plain encoder directory has no exits.
+        let error = #expect(throws: OfframpError.self) { try MultiExitModel.load(directory: TestSupport.cached("models/minilm-l6")) }
+        #expect(error?.message.contains("not a multi-exit model") == true)
+        // An empty input.
+        let (model, _, dir) = try Self.trainedTinyModel()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let empty = EncodedExample(ids: [], typeIds: [], queryPositions: [0], labels: [0])
+        #expect(throws: OfframpError("input 1 is empty")) { try EarlyExitRunner(model: model).run([empty], policy: .full) }
+    }
+}
