@@ -112,12 +112,18 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Labeled file.") var data: String
     @Option var batchSize: Int = 32
     @Option(help: "Maximum tokens per input (default: the model's training length).") var maxLength: Int?
-    @Flag(help: "One JSON object per exit: {\"exit\", \"accuracy\"}.") var json = false
+    @Flag(help: "One JSON object per exit: {\"exit\", \"accuracy\"} (with --policy: the sweep's keys).") var json = false
+    @OptionGroup var policyOptions: PolicyOptions
 
     func run() throws {
         let m = try MultiExitModel.load(directory: URL(fileURLWithPath: model))
         let examples = try loadExamples(data, task: m.settings.task, labels: LabelSet(m.labels), tokenizer: m.tokenizer,
                                         maxLength: maxLength ?? m.settings.maxLength ?? 128)
+        if let policy = try policyOptions.resolve(layers: m.layerCount) {
+            let points = try ExitSweep.run(try EarlyExitRunner(model: m), examples: examples, policies: [policy], batchSize: batchSize)
+            if json { points.forEach { print($0.json) } } else { print(ExitSweep.table(points)) }
+            return
+        }
         let acc = try m.exitAccuracies(examples, batchSize: batchSize)
         if json {
             for (h, a) in zip(m.heads, acc) { print("{\"exit\":\(h.layer),\"accuracy\":\(String(format: "%.6f", a))}") }

@@ -81,6 +81,36 @@ public enum ExitPolicy: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+extension ExitPolicy {
+    /// The compact form saved in a model's config: "entropy:0.3", "patience:2",
+    /// "budget:3", "patience-confidence:2:0.1", "full".
+    public var encoded: String {
+        switch self {
+        case .full: "full"
+        case .budget(let k): "budget:\(k)"
+        case .entropy(let t): "entropy:\(t)"
+        case .confidence(let t): "confidence:\(t)"
+        case .patience(let p): "patience:\(p)"
+        case .patienceConfidence(let p, let t): "patience-confidence:\(p):\(t)"
+        }
+    }
+
+    public init(encoded: String, layers: Int) throws {
+        let parts = encoded.split(separator: ":").map(String.init)
+        guard let name = parts.first else { throw OfframpError("empty policy") }
+        let nums = parts.dropFirst().map { Double($0) }
+        guard nums.allSatisfy({ $0 != nil }) else { throw OfframpError("policy \"\(encoded)\": settings must be numbers") }
+        let v = nums.map { $0! }
+        switch name {
+        case "budget": self = try .parse(name, threshold: nil, patience: nil, layer: v.first.map { Int($0) }, layers: layers)
+        case "patience": self = try .parse(name, threshold: nil, patience: v.first.map { Int($0) }, layer: nil, layers: layers)
+        case "patience-confidence":
+            self = try .parse(name, threshold: v.count > 1 ? v[1] : nil, patience: v.first.map { Int($0) }, layer: nil, layers: layers)
+        default: self = try .parse(name, threshold: v.first, patience: nil, layer: nil, layers: layers)
+        }
+    }
+}
+
 /// Normalized entropy −Σ p log p / log N, in [0, 1].
 public func normalizedEntropy(_ p: UnsafeBufferPointer<Float>) -> Double {
     var h = 0.0

@@ -41,6 +41,8 @@ public struct ExitSettings: Codable, Sendable, Equatable {
     public var fastbertHeads: Int
     /// The maximum length the model was trained with (the default for inference).
     public var maxLength: Int?
+    /// The default exit policy (`offramp calibrate` writes it), e.g. "entropy:0.3".
+    public var policy: String?
 
     public init(task: ExitTask, labels: [String], head: HeadKind = .linear, pooling: HeadPooling = .cls,
                 exits: [Int], trainingMode: String? = nil) {
@@ -53,6 +55,7 @@ public struct ExitSettings: Codable, Sendable, Equatable {
         case task, labels, head, pooling, exits
         case trainingMode = "training_mode", fastbertWidth = "fastbert_width", fastbertHeads = "fastbert_heads"
         case maxLength = "max_length"
+        case policy
     }
 
     /// Reads the section from a config's extra keys; nil when the config has none.

@@ -1,0 +1,63 @@
+import Foundation
+
+// MARK: - The library API: classify texts with early exit
+
+/// One text's prediction.
+public struct Prediction: Sendable, Equatable {
+    public let label: String
+    /// Probability of each label, in the model's label order.
+    public let probabilities: [Float]
+    /// The 1-based layer whose exit answered.
+    public let exitLayer: Int
+    /// Normalized entropy at each exit visited.
+    public let uncertainties: [Double]
+}
+
+/// A multi-exit text classifier that lets easy texts leave early.
+///
+/// ```swift
+/// let classifier = try AdaptiveClassifier.load(directory: modelURL)
+/// let predictions = try classifier.classify(["A gorgeous, witty film."], policy: .entropy(0.3))
+/// print(predictions[0].label, predictions[0].exitLayer)
+/// ```
+public final class AdaptiveClassifier: @unchecked Sendable {
+    public let model: MultiExitModel
+    let runner: EarlyExitRunner
+    /// Tokens per text, [CLS] and [SEP] included.
+    public var maxLength: Int
+    /// The policy used when none is given: the calibrated one saved in the
+    /// model's config, else full depth.
+    public let defaultPolicy: ExitPolicy
+
+    public init(model: MultiExitModel) throws {
+        self.model = model
+        runner = try EarlyExitRunner(model: model)
+        maxLength = model.settings.maxLength ?? min(128, model.config.maxPositionEmbeddings)
+        defaultPolicy = try model.settings.policy.map { try ExitPolicy(encoded: $0, layers: model.layerCount) } ?? .full
+    }
+
+    /// Loads a multi-exit checkpoint directory (made by `offramp train`).
+    public static func load(directory: URL) throws -> AdaptiveClassifier {
+        try AdaptiveClassifier(model: try MultiExitModel.load(directory: directory))
+    }
+
+    public var labels: [String] { model.labels }
+
+    /// Tokenizes texts as the classifier does; an empty text is an error naming its position.
+    public func encode(_ texts: [String]) throws -> [EncodedExample] {
+        try texts.enumerated().map { i, text in
+            if text.unicodeScalars.allSatisfy({ $0.properties.isWhitespace }) { throw OfframpError("text \(i + 1) is empty") }
+            let e = try model.tokenizer.encode(text, pair: nil, maxLength: maxLength)
+            return EncodedExample(ids: e.ids, typeIds: e.typeIds, queryPositions: [0], labels: [-1])
+        }
+    }
+
+    /// Classifies `texts` under `policy` (default: `defaultPolicy`), `batchSize` at a time.
+    public func classify(_ texts: [String], policy: ExitPolicy? = nil, batchSize: Int = 32) throws -> [Prediction] {
+        guard !texts.isEmpty else { throw OfframpError("no texts to classify") }
+        let run = try runner.run(try encode(texts), policy: policy ?? defaultPolicy, batchSize: batchSize)
+        return run.results.map {
+            Prediction(label: labels[$0.label], probabilities: $0.probabilities, exitLayer: $0.exitLayer, uncertainties: $0.uncertainties)
+        }
+    }
+}
