@@ -30,8 +30,8 @@ public enum ExitSweep {
     public static func policies(_ names: [String], layers: Int) -> [ExitPolicy] {
         names.flatMap { name -> [ExitPolicy] in
             switch name {
-            case "entropy": return [0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8].map { .entropy($0) }
-            case "confidence": return [0.995, 0.99, 0.98, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6].map { .confidence($0) }
+            case "entropy": return [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.96].map { .entropy($0) }
+            case "confidence": return [0.99, 0.98, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55].map { .confidence($0) }
             case "patience": return (1..<layers).map { .patience($0) }
             case "budget": return (1...layers).map { .budget(layer: $0) }
             case "patience-confidence": return [0.1, 0.2, 0.3, 0.5].flatMap { t in [1, 2].map { .patienceConfidence(patience: $0, tau: t) } }
