@@ -57,23 +57,8 @@ public func multiHeadAttention(
     let keysPadded = (maxKeys + 15) / 16 * 16
     let scale = 1 / Float(d).squareRoot()
 
-    // Split the (sequence, head) tasks into one run per thread of about equal
-    // cost (queries × keys), so a long sequence does not leave a core idle.
-    let tasks = seqs * heads
-    var cumulative = [Int](repeating: 0, count: tasks + 1)
-    for t in 0..<tasks {
-        let s = t / heads
-        cumulative[t + 1] = cumulative[t] + max(1, segments.queryCount[s] * segments.keyCount[s])
-    }
-    let chunks = max(1, min(Threads.count, tasks, cumulative[tasks] / 4096 + 1))
-    var bounds = [0]
-    for c in 1..<chunks {
-        let target = cumulative[tasks] * c / chunks
-        var t = bounds.last!
-        while t < tasks && cumulative[t] < target { t += 1 }
-        bounds.append(t)
-    }
-    bounds.append(tasks)
+    let bounds = balancedTaskRuns(segments, heads: heads, costPerThread: 4096)
+    let chunks = bounds.count - 1
     // Scratch per chunk (taken here: the workspace is not thread-safe):
     // Kᵀ of one head, then scores for a block of 4 queries.
     let scratchSize = d * keysPadded + 4 * keysPadded
@@ -113,6 +98,29 @@ public func multiHeadAttention(
             }
         }
     }
+}
+
+/// Splits the (sequence, head) tasks, in order, into one run per thread of
+/// about equal cost (queries × keys), so a long sequence does not leave a
+/// core idle; fewer runs when the total cost is under `costPerThread` each.
+/// Returns the run boundaries: run c is tasks bounds[c] ..< bounds[c + 1].
+func balancedTaskRuns(_ segments: AttentionSegments, heads: Int, costPerThread: Int) -> [Int] {
+    let tasks = segments.count * heads
+    var cumulative = [Int](repeating: 0, count: tasks + 1)
+    for t in 0..<tasks {
+        let s = t / heads
+        cumulative[t + 1] = cumulative[t] + max(1, segments.queryCount[s] * segments.keyCount[s])
+    }
+    let chunks = max(1, min(Threads.count, tasks, cumulative[tasks] / costPerThread + 1))
+    var bounds = [0]
+    for c in 1..<chunks {
+        let target = cumulative[tasks] * c / chunks
+        var t = bounds.last!
+        while t < tasks && cumulative[t] < target { t += 1 }
+        bounds.append(t)
+    }
+    bounds.append(tasks)
+    return bounds
 }
 
 /// kT (d, keysPadded) = scale · K (keys, d)ᵀ, zero in the pad columns.

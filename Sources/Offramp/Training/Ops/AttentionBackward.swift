@@ -52,21 +52,8 @@ public func multiHeadAttentionBackward(
     let scale = 1 / Float(d).squareRoot()
 
     // Runs of (sequence, head) tasks of about equal cost, one per thread.
-    let tasks = seqs * heads
-    var cumulative = [Int](repeating: 0, count: tasks + 1)
-    for t in 0..<tasks {
-        let s = t / heads
-        cumulative[t + 1] = cumulative[t] + max(1, segments.queryCount[s] * segments.keyCount[s])
-    }
-    let chunks = max(1, min(Threads.count, tasks, cumulative[tasks] / 2048 + 1))
-    var bounds = [0]
-    for c in 1..<chunks {
-        let target = cumulative[tasks] * c / chunks
-        var t = bounds.last!
-        while t < tasks && cumulative[t] < target { t += 1 }
-        bounds.append(t)
-    }
-    bounds.append(tasks)
+    let bounds = balancedTaskRuns(segments, heads: heads, costPerThread: 2048)
+    let chunks = bounds.count - 1
     // Per chunk: Vᵀ of one head (d, keysPadded), dP/dS (queries, keysPadded),
     // and a transposed (keys, queries) matrix.
     let scratchSize = d * keysPadded + maxQueries * keysPadded + maxKeys * maxQueries

@@ -22,8 +22,8 @@ public func layerNormForward(
 ) {
     parallelChunks(rows, minimumChunk: 32) { range in
         for r in range {
-            let (m, s) = layerNormRowCached(out: out + r * cols, sum: nil, x: inp + r * cols, bias: nil, residual: nil,
-                                            gamma: gamma, beta: beta, cols: cols, eps: eps)
+            let (m, s) = layerNormRow(out: out + r * cols, x: inp + r * cols, bias: nil, residual: nil,
+                                      gamma: gamma, beta: beta, cols: cols, eps: eps)
             mean[r] = m; rstd[r] = s
         }
     }
@@ -47,74 +47,12 @@ public func residualLayerNormForward(
 ) {
     parallelChunks(rows, minimumChunk: 32) { range in
         for r in range {
-            let (m, s) = layerNormRowCached(out: out + r * cols, sum: sum + r * cols, x: x + r * cols, bias: bias,
-                                            residual: residual.map { $0 + r * cols },
-                                            gamma: gamma, beta: beta, cols: cols, eps: eps)
+            let (m, s) = layerNormRow(out: out + r * cols, sum: sum + r * cols, x: x + r * cols, bias: bias,
+                                      residual: residual.map { $0 + r * cols },
+                                      gamma: gamma, beta: beta, cols: cols, eps: eps)
             mean[r] = m; rstd[r] = s
         }
     }
-}
-
-/// One row, the same three passes as `layerNormRow`, returning (mean, rstd).
-/// With `sum` nil, bias and residual must be nil and x is read directly.
-@inline(__always)
-private func layerNormRowCached(
-    out o: UnsafeMutablePointer<Float>, sum: UnsafeMutablePointer<Float>?, x: UnsafePointer<Float>,
-    bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
-    gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, cols: Int, eps: Float
-) -> (Float, Float) {
-    // Pass 1: the input (summed into `sum` when there is one), and its mean.
-    var acc = Vec8()
-    var i = 0
-    if let sum {
-        while i + 8 <= cols {
-            var v = load8(x + i)
-            if let bias { v += load8(bias + i) }
-            if let residual { v += load8(residual + i) }
-            store8(v, sum + i)
-            acc += v
-            i += 8
-        }
-        var s = acc.sum()
-        while i < cols {
-            var v = x[i]
-            if let bias { v += bias[i] }
-            if let residual { v += residual[i] }
-            sum[i] = v; s += v; i += 1
-        }
-        return finishRow(o, UnsafePointer(sum), s, gamma, beta, cols, eps)
-    } else {
-        precondition(bias == nil && residual == nil, "layerNormRowCached: bias/residual need a sum buffer")
-        while i + 8 <= cols { acc += load8(x + i); i += 8 }
-        var s = acc.sum()
-        while i < cols { s += x[i]; i += 1 }
-        return finishRow(o, x, s, gamma, beta, cols, eps)
-    }
-}
-
-@inline(__always)
-private func finishRow(
-    _ o: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ sum: Float,
-    _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>, _ cols: Int, _ eps: Float
-) -> (Float, Float) {
-    let mean = sum / Float(cols)
-    // Pass 2: variance around the mean.
-    let m8 = Vec8(repeating: mean)
-    var accVar = Vec8()
-    var i = 0
-    while i + 8 <= cols { let d = load8(src + i) - m8; accVar = accVar.addingProduct(d, d); i += 8 }
-    var varSum = accVar.sum()
-    while i < cols { let d = src[i] - mean; varSum += d * d; i += 1 }
-    let rstd = 1 / (varSum / Float(cols) + eps).squareRoot()
-    // Pass 3: normalize, scale, shift.
-    let r8 = Vec8(repeating: rstd)
-    i = 0
-    while i + 8 <= cols {
-        store8((load8(src + i) - m8) * r8 * load8(gamma + i) + load8(beta + i), o + i)
-        i += 8
-    }
-    while i < cols { o[i] = (src[i] - mean) * rstd * gamma[i] + beta[i]; i += 1 }
-    return (mean, rstd)
 }
 
 /// Backward of `layerNormForward` / `residualLayerNormForward`, accumulating:
