@@ -15,7 +15,7 @@ struct BenchEncodeCommand: ParsableCommand {
         commandName: "encode",
         abstract: "Encoder throughput at batch 1 and 32, lengths 16/64/128, real MR batches, and BERT-base shapes against sgemm.")
 
-    @Option(help: "Model directory.") var model: String
+    @Option(help: "Model directory (default: MiniLM-L6 in the setup cache).") var model: String?
     @Option(help: "MR corpus file (movieReviewSnippets_GroundTruth.txt); default: the setup cache.") var mr: String?
     @Option(help: "Seconds to repeat each case.") var seconds: Double = 2
     @Option(help: "Cases to run (comma-separated; default all): b1-L16,b1-L64,b1-L128,b32-L16,b32-L64,b32-L128,mr-b32,base-b32-L128")
@@ -26,7 +26,8 @@ struct BenchEncodeCommand: ParsableCommand {
         let all = ["b1-L16", "b1-L64", "b1-L128", "b32-L16", "b32-L64", "b32-L128", "mr-b32", "base-b32-L128"]
         let chosen = cases.map { $0.split(separator: ",").map(String.init) } ?? all
         for c in chosen where !all.contains(c) { throw ValidationError("unknown case \(c); known: \(all.joined(separator: ","))") }
-        let text = try TextEncoder.load(directory: URL(fileURLWithPath: model))
+        let modelURL = model.map { URL(fileURLWithPath: $0) } ?? offrampHome().appendingPathComponent("models/minilm-l6")
+        let text = try TextEncoder.load(directory: modelURL)
         var rows: [BenchRow] = []
         for c in chosen {
             let row: BenchRow

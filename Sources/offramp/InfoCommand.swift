@@ -23,6 +23,7 @@ struct InfoCommand: ParsableCommand {
         print("tensors    \(file.names.count)   parameters \(total) (\(String(format: "%.1f", Double(total) / 1e6))M)")
         let encoderParams = BertEncoder.parameterSpecs(config).reduce(0) { $0 + $1.shape.reduce(1, *) }
         print("encoder    \(encoderParams) parameters expected from config.json")
+        print("BLAS       OpenBLAS \(BLASKernels.coreName) kernels, \(Threads.count) threads")
         if tensors {
             for name in file.names {
                 let t = file.tensors[name]!

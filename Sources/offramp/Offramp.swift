@@ -1,7 +1,6 @@
 import ArgumentParser
 import Offramp
 
-@main
 struct OfframpCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "offramp",
