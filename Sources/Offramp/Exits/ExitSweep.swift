@@ -42,14 +42,16 @@ public enum ExitSweep {
 
     /// Runs the full-depth baseline and every policy on `examples`, timing
     /// each against the full-depth run in the same process at the same batch
-    /// size (the baseline is the median of three full runs).
+    /// size (the baseline is the median of three full runs after a full warm-up pass).
     public static func run(_ runner: EarlyExitRunner, examples: [EncodedExample], policies: [ExitPolicy],
                            batchSize: Int, continuous: Bool = false, progress: (String) -> Void = { _ in }) throws -> [SweepPoint] {
         func accuracy(_ run: ExitRun) -> Double {
             let labeled = zip(run.results, examples).filter { $0.1.labels[0] >= 0 }
             return labeled.isEmpty ? 0 : Double(labeled.filter { $0.0.label == Int($0.1.labels[0]) }.count) / Double(labeled.count)
         }
-        _ = try runner.run(Array(examples.prefix(batchSize)), policy: .full, batchSize: batchSize)  // warm-up
+        // Warm-up over every input (pages, caches, thread wake-ups, clock ramp),
+        // so the baseline is not the run that pays for them.
+        _ = try runner.run(examples, policy: .full, batchSize: batchSize)
         var fullRuns = try (0..<3).map { _ in try runner.run(examples, policy: .full, batchSize: batchSize) }
         fullRuns.sort { $0.seconds < $1.seconds }
         let full = fullRuns[1]
