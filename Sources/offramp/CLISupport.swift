@@ -22,22 +22,8 @@ struct OutputBuffer {
     }
 }
 
-/// A JSON string literal for `s` (RFC 8259 escaping).
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-        default: out.unicodeScalars.append(u)
-        }
-    }
-    return out + "\""
-}
+/// A JSON string literal for `s`.
+func jsonString(_ s: String) -> String { jsonStringLiteral(s) }
 
 /// A JSON array of floats, each in its shortest round-trip form.
 func jsonFloats(_ values: some Sequence<Float>) -> String {

@@ -82,3 +82,11 @@ extension StrictJSON {
         out += "\""
     }
 }
+
+/// `s` as a JSON string literal (quotes, backslashes and control characters
+/// escaped; other text as UTF-8): for writers of JSON lines.
+public func jsonStringLiteral(_ s: String) -> String {
+    var out = ""
+    StrictJSON.appendQuoted(s, to: &out)
+    return out
+}

@@ -80,7 +80,8 @@ public func multiHeadAttention(
             var i = 0
             while i < nq {
                 let block = min(4, nq - i)
-                queryBlockScores(scores, kT, qBase + i * ldq, ldq: ldq, rows: block, keysPadded: nkPad, d: d)
+                // scores[r, j] = q_r · kT[:, j] for 4 queries at a time.
+                rowBlockTimesMatrix(scores, ldOut: nkPad, qBase + i * ldq, lda: ldq, rows: block, b: kT, cols: nkPad, inner: d)
                 for r in 0..<block {
                     let sr = scores + r * nkPad
                     softmaxInPlace(sr, count: nk)
@@ -136,36 +137,37 @@ private func transposeScaled(
     }
 }
 
-/// scores[r, j] = q_r · kT[:, j] for up to 4 query rows and every key.
+/// out[r, j] = Σ_c a_r[c] · b[c, j] for up to 4 rows of a (stride lda) and
+/// every column j < cols (a multiple of 16) of b (inner, cols).
 ///
-/// Register-blocked: 4 queries × 16 keys = 8 independent accumulators, so
-/// the FMAs do not wait on each other (one accumulator would be bound by the
-/// FMA latency). Missing query rows repeat the first and are not stored.
+/// The attention scores (Q·Kᵀ) and, in the backward, dO·Vᵀ. Register-blocked:
+/// 4 rows × 16 columns in 8 independent accumulators, so the FMAs do not wait
+/// on each other. Missing rows repeat the first and are not stored.
 @inline(__always)
-private func queryBlockScores(
-    _ scores: UnsafeMutablePointer<Float>, _ kT: UnsafePointer<Float>, _ q: UnsafePointer<Float>, ldq: Int,
-    rows: Int, keysPadded: Int, d: Int
+func rowBlockTimesMatrix(
+    _ out: UnsafeMutablePointer<Float>, ldOut: Int, _ a: UnsafePointer<Float>, lda: Int, rows: Int,
+    b: UnsafePointer<Float>, cols: Int, inner: Int
 ) {
-    let q0 = q, q1 = rows > 1 ? q + ldq : q, q2 = rows > 2 ? q + 2 * ldq : q, q3 = rows > 3 ? q + 3 * ldq : q
+    let a0 = a, a1 = rows > 1 ? a + lda : a, a2 = rows > 2 ? a + 2 * lda : a, a3 = rows > 3 ? a + 3 * lda : a
     var j = 0
-    while j < keysPadded {
-        var a00 = Vec8(), a01 = Vec8(), a10 = Vec8(), a11 = Vec8()
-        var a20 = Vec8(), a21 = Vec8(), a30 = Vec8(), a31 = Vec8()
-        var kp = kT + j
-        for c in 0..<d {
-            let k0 = load8(kp), k1 = load8(kp + 8)
-            let b0 = Vec8(repeating: q0[c]), b1 = Vec8(repeating: q1[c])
-            let b2 = Vec8(repeating: q2[c]), b3 = Vec8(repeating: q3[c])
-            a00 = a00.addingProduct(b0, k0); a01 = a01.addingProduct(b0, k1)
-            a10 = a10.addingProduct(b1, k0); a11 = a11.addingProduct(b1, k1)
-            a20 = a20.addingProduct(b2, k0); a21 = a21.addingProduct(b2, k1)
-            a30 = a30.addingProduct(b3, k0); a31 = a31.addingProduct(b3, k1)
-            kp += keysPadded
+    while j < cols {
+        var c00 = Vec8(), c01 = Vec8(), c10 = Vec8(), c11 = Vec8()
+        var c20 = Vec8(), c21 = Vec8(), c30 = Vec8(), c31 = Vec8()
+        var bp = b + j
+        for c in 0..<inner {
+            let b0 = load8(bp), b1 = load8(bp + 8)
+            let s0 = Vec8(repeating: a0[c]), s1 = Vec8(repeating: a1[c])
+            let s2 = Vec8(repeating: a2[c]), s3 = Vec8(repeating: a3[c])
+            c00 = c00.addingProduct(s0, b0); c01 = c01.addingProduct(s0, b1)
+            c10 = c10.addingProduct(s1, b0); c11 = c11.addingProduct(s1, b1)
+            c20 = c20.addingProduct(s2, b0); c21 = c21.addingProduct(s2, b1)
+            c30 = c30.addingProduct(s3, b0); c31 = c31.addingProduct(s3, b1)
+            bp += cols
         }
-        store8(a00, scores + j); store8(a01, scores + j + 8)
-        if rows > 1 { store8(a10, scores + keysPadded + j); store8(a11, scores + keysPadded + j + 8) }
-        if rows > 2 { store8(a20, scores + 2 * keysPadded + j); store8(a21, scores + 2 * keysPadded + j + 8) }
-        if rows > 3 { store8(a30, scores + 3 * keysPadded + j); store8(a31, scores + 3 * keysPadded + j + 8) }
+        store8(c00, out + j); store8(c01, out + j + 8)
+        if rows > 1 { store8(c10, out + ldOut + j); store8(c11, out + ldOut + j + 8) }
+        if rows > 2 { store8(c20, out + 2 * ldOut + j); store8(c21, out + 2 * ldOut + j + 8) }
+        if rows > 3 { store8(c30, out + 3 * ldOut + j); store8(c31, out + 3 * ldOut + j + 8) }
         j += 16
     }
 }

@@ -160,40 +160,6 @@ private func transposeHead(
     }
 }
 
-/// out[r, j] = Σ_c a_r[c] · b[c, j] for up to 4 rows of a (stride lda) and
-/// every column j < cols (a multiple of 16) of b (inner, cols).
-///
-/// Register-blocked like the forward's score kernel: 4 rows × 16 columns in 8
-/// independent accumulators. Missing rows repeat the first and are not stored.
-@inline(__always)
-private func rowBlockTimesMatrix(
-    _ out: UnsafeMutablePointer<Float>, ldOut: Int, _ a: UnsafePointer<Float>, lda: Int, rows: Int,
-    b: UnsafePointer<Float>, cols: Int, inner: Int
-) {
-    let a0 = a, a1 = rows > 1 ? a + lda : a, a2 = rows > 2 ? a + 2 * lda : a, a3 = rows > 3 ? a + 3 * lda : a
-    var j = 0
-    while j < cols {
-        var c00 = Vec8(), c01 = Vec8(), c10 = Vec8(), c11 = Vec8()
-        var c20 = Vec8(), c21 = Vec8(), c30 = Vec8(), c31 = Vec8()
-        var bp = b + j
-        for c in 0..<inner {
-            let b0 = load8(bp), b1 = load8(bp + 8)
-            let s0 = Vec8(repeating: a0[c]), s1 = Vec8(repeating: a1[c])
-            let s2 = Vec8(repeating: a2[c]), s3 = Vec8(repeating: a3[c])
-            c00 = c00.addingProduct(s0, b0); c01 = c01.addingProduct(s0, b1)
-            c10 = c10.addingProduct(s1, b0); c11 = c11.addingProduct(s1, b1)
-            c20 = c20.addingProduct(s2, b0); c21 = c21.addingProduct(s2, b1)
-            c30 = c30.addingProduct(s3, b0); c31 = c31.addingProduct(s3, b1)
-            bp += cols
-        }
-        store8(c00, out + j); store8(c01, out + j + 8)
-        if rows > 1 { store8(c10, out + ldOut + j); store8(c11, out + ldOut + j + 8) }
-        if rows > 2 { store8(c20, out + 2 * ldOut + j); store8(c21, out + 2 * ldOut + j + 8) }
-        if rows > 3 { store8(c30, out + 3 * ldOut + j); store8(c31, out + 3 * ldOut + j + 8) }
-        j += 16
-    }
-}
-
 /// out (d) += Σ_j w[j] · x_j (rows of x with stride ld), 32 columns at a time
 /// with two rows in flight, then 8, then scalar.
 @inline(__always)
