@@ -100,7 +100,8 @@ struct TrainCommand: ParsableCommand {
         printError(String(format: "done in %.0f s, %.1f training examples/s", seconds, rates.isEmpty ? 0 : rates.reduce(0, +) / Double(rates.count)))
         if let test {
             let testData = try loadExamples(test, task: task, labels: labelSet, tokenizer: m.tokenizer, maxLength: maxLength)
-            print(Trainer.exitTable(m, try m.exitAccuracies(testData), title: "test (\(testData.count) examples)"))
+            print(Trainer.exitTable(m, try m.exitAccuracies(testData), f1: try m.exitEntityF1(testData)?.map(\.f1),
+                                    title: "test (\(testData.count) examples)"))
         }
     }
 }
@@ -112,7 +113,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Labeled file.") var data: String
     @Option var batchSize: Int = 32
     @Option(help: "Maximum tokens per input (default: the model's training length).") var maxLength: Int?
-    @Flag(help: "One JSON object per exit: {\"exit\", \"accuracy\"} (with --policy: the sweep's keys).") var json = false
+    @Flag(help: "One JSON object per exit: {\"exit\", \"accuracy\"} (and \"f1\" for BIO tags; with --policy: the sweep's keys).") var json = false
     @OptionGroup var policyOptions: PolicyOptions
 
     func run() throws {
@@ -125,10 +126,14 @@ struct EvalCommand: ParsableCommand {
             return
         }
         let acc = try m.exitAccuracies(examples, batchSize: batchSize)
+        let f1 = try m.exitEntityF1(examples, batchSize: batchSize)?.map(\.f1)
         if json {
-            for (h, a) in zip(m.heads, acc) { print("{\"exit\":\(h.layer),\"accuracy\":\(String(format: "%.6f", a))}") }
+            for (i, (h, a)) in zip(m.heads, acc).enumerated() {
+                let f = f1.map { String(format: ",\"f1\":%.6f", $0[i]) } ?? ""
+                print("{\"exit\":\(h.layer),\"accuracy\":\(String(format: "%.6f", a))\(f)}")
+            }
         } else {
-            print(Trainer.exitTable(m, acc, title: "\(data): \(examples.count) examples"))
+            print(Trainer.exitTable(m, acc, f1: f1, title: "\(data): \(examples.count) examples"))
         }
     }
 }

@@ -25,24 +25,52 @@ extension MultiExitModel {
         return out
     }
 
-    /// Accuracy of every exit on labeled examples (label -1 rows are skipped),
-    /// batched `batchSize` at a time: one value per exit, in [0, 1].
-    public func exitAccuracies(_ examples: [EncodedExample], batchSize: Int = 32) throws -> [Double] {
-        var correct = [Int](repeating: 0, count: heads.count), total = 0
+    /// Every exit's predicted label index for every query row of `examples`
+    /// (per exit, per example, per query position), batched `batchSize` at a time.
+    public func exitPredictions(_ examples: [EncodedExample], batchSize: Int = 32) throws -> [[[Int]]] {
+        var out = [[[Int]]](repeating: [], count: heads.count)
         let n = labels.count
         for start in stride(from: 0, to: examples.count, by: batchSize) {
-            let batch = ExampleBatch(Array(examples[start ..< min(start + batchSize, examples.count)]))
-            let logits = try allExitLogits(batch)
-            for (r, gold) in batch.labels.enumerated() where gold >= 0 {
-                if logits.isEmpty { break }
-                for e in heads.indices {
-                    var best = 0
-                    for c in 1..<n where logits[e][r * n + c] > logits[e][r * n + best] { best = c }
-                    if best == Int(gold) { correct[e] += 1 }
+            let chunk = Array(examples[start ..< min(start + batchSize, examples.count)])
+            let logits = try allExitLogits(ExampleBatch(chunk))
+            for e in heads.indices {
+                var row = 0
+                for ex in chunk {
+                    out[e].append(ex.queryPositions.indices.map { k in
+                        let base = (row + k) * n
+                        var best = 0
+                        for c in 1..<n where logits[e][base + c] > logits[e][base + best] { best = c }
+                        return best
+                    })
+                    row += ex.queryPositions.count
                 }
-                total += 1
             }
         }
-        return correct.map { total > 0 ? Double($0) / Double(total) : 0 }
+        return out
+    }
+
+    /// Accuracy of every exit on labeled examples (label -1 rows are skipped),
+    /// one value per exit, in [0, 1]: per input for classification, per word
+    /// for labeling.
+    public func exitAccuracies(_ examples: [EncodedExample], batchSize: Int = 32) throws -> [Double] {
+        try exitPredictions(examples, batchSize: batchSize).map { predicted in
+            var correct = 0, total = 0
+            for (p, ex) in zip(predicted, examples) {
+                for (guess, gold) in zip(p, ex.labels) where gold >= 0 {
+                    total += 1
+                    if guess == Int(gold) { correct += 1 }
+                }
+            }
+            return total > 0 ? Double(correct) / Double(total) : 0
+        }
+    }
+
+    /// Entity-level F1 (strict, conlleval) of every exit, for BIO label sets; nil otherwise.
+    public func exitEntityF1(_ examples: [EncodedExample], batchSize: Int = 32) throws -> [EntityCounts]? {
+        guard settings.task == .label, EntityF1.isBIO(labels) else { return nil }
+        let gold = examples.map { $0.labels.map { $0 >= 0 ? labels[Int($0)] : "O" } }
+        return try exitPredictions(examples, batchSize: batchSize).map { predicted in
+            EntityF1.score(gold: gold, predicted: predicted.map { $0.map { labels[$0] } }).overall
+        }
     }
 }

@@ -232,7 +232,10 @@ public final class Trainer: @unchecked Sendable {
                 epochsDone += 1
                 reports.append(EpochReport(stage: stage.rawValue, epoch: epochsDone, meanLoss: lossSum / Double(stepsPerEpoch),
                                            examplesPerSecond: rate, devAccuracy: devAccuracy))
-                if !devAccuracy.isEmpty { log(Self.exitTable(model, devAccuracy, title: "dev after \(stage.rawValue) epoch \(epochsDone)")) }
+                if !devAccuracy.isEmpty {
+                    let f1 = try model.exitEntityF1(dev)?.map(\.f1)
+                    log(Self.exitTable(model, devAccuracy, f1: f1, title: "dev after \(stage.rawValue) epoch \(epochsDone)"))
+                }
                 try model.save(to: out, trainingMode: options.mode.rawValue, extraFiles: [("trainer_state.safetensors", try stateData())])
             }
             stageIndex += 1
@@ -263,10 +266,11 @@ public final class Trainer: @unchecked Sendable {
         return String(format: "%d:%02d", s / 60, s % 60)
     }
 
-    /// "exit  1  2 ..." / "acc  ..." table.
-    public static func exitTable(_ model: MultiExitModel, _ values: [Double], title: String) -> String {
+    /// "exit  1  2 ..." / "accuracy ..." (/ "F1 ...") table.
+    public static func exitTable(_ model: MultiExitModel, _ values: [Double], f1: [Double]? = nil, title: String) -> String {
         var lines = [title, "exit     " + model.heads.map { String(format: "%7d", $0.layer) }.joined()]
         lines.append("accuracy " + values.map { String(format: "%7.2f", 100 * $0) }.joined())
+        if let f1 { lines.append("F1       " + f1.map { String(format: "%7.2f", 100 * $0) }.joined()) }
         return lines.joined(separator: "\n")
     }
 
