@@ -93,7 +93,10 @@ public func multiHeadAttention(
                         let m = dropoutMask + probabilityOffsets[s] + (h * nq + i + r) * nk
                         for j in 0..<nk { sr[j] *= m[j] }
                     }
-                    weightedSum(oBase + (i + r) * ldOut, sr, vBase, ldv: ldv, keys: nk, d: d)
+                    // out_i = Σ_j p_j v_j
+                    let oi = oBase + (i + r) * ldOut
+                    oi.update(repeating: 0, count: d)
+                    accumulateWeightedRows(oi, sr, vBase, ld: ldv, n: nk, d: d)
                 }
                 i += block
             }
@@ -172,51 +175,52 @@ func rowBlockTimesMatrix(
     }
 }
 
-/// out (d) = Σ_j p[j] · v_j, 32 columns at a time with two keys in flight
-/// (8 independent accumulators), then 8 at a time, then scalar.
+/// out (d) += Σ_j w[j] · x_j (rows of x with stride ld), 32 columns at a time
+/// with two rows in flight, then 8, then scalar.
 @inline(__always)
-private func weightedSum(
-    _ out: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, _ v: UnsafePointer<Float>, ldv: Int, keys nk: Int, d: Int
+func accumulateWeightedRows(
+    _ out: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, ld: Int, n: Int, d: Int
 ) {
     var c0 = 0
     while c0 + 32 <= d {
         var o0 = Vec8(), o1 = Vec8(), o2 = Vec8(), o3 = Vec8()
         var e0 = Vec8(), e1 = Vec8(), e2 = Vec8(), e3 = Vec8()
         var j = 0
-        while j + 2 <= nk {
-            let r0 = v + j * ldv + c0, r1 = r0 + ldv
-            let s0 = Vec8(repeating: p[j]), s1 = Vec8(repeating: p[j + 1])
+        while j + 2 <= n {
+            let r0 = x + j * ld + c0, r1 = r0 + ld
+            let s0 = Vec8(repeating: w[j]), s1 = Vec8(repeating: w[j + 1])
             o0 = o0.addingProduct(s0, load8(r0)); o1 = o1.addingProduct(s0, load8(r0 + 8))
             o2 = o2.addingProduct(s0, load8(r0 + 16)); o3 = o3.addingProduct(s0, load8(r0 + 24))
             e0 = e0.addingProduct(s1, load8(r1)); e1 = e1.addingProduct(s1, load8(r1 + 8))
             e2 = e2.addingProduct(s1, load8(r1 + 16)); e3 = e3.addingProduct(s1, load8(r1 + 24))
             j += 2
         }
-        if j < nk {
-            let r0 = v + j * ldv + c0, s0 = Vec8(repeating: p[j])
+        if j < n {
+            let r0 = x + j * ld + c0, s0 = Vec8(repeating: w[j])
             o0 = o0.addingProduct(s0, load8(r0)); o1 = o1.addingProduct(s0, load8(r0 + 8))
             o2 = o2.addingProduct(s0, load8(r0 + 16)); o3 = o3.addingProduct(s0, load8(r0 + 24))
         }
-        store8(o0 + e0, out + c0); store8(o1 + e1, out + c0 + 8)
-        store8(o2 + e2, out + c0 + 16); store8(o3 + e3, out + c0 + 24)
+        let o = out + c0
+        store8(load8(o) + (o0 + e0), o); store8(load8(o + 8) + (o1 + e1), o + 8)
+        store8(load8(o + 16) + (o2 + e2), o + 16); store8(load8(o + 24) + (o3 + e3), o + 24)
         c0 += 32
     }
     while c0 + 8 <= d {
         var o0 = Vec8(), e0 = Vec8()
         var j = 0
-        while j + 2 <= nk {
-            o0 = o0.addingProduct(Vec8(repeating: p[j]), load8(v + j * ldv + c0))
-            e0 = e0.addingProduct(Vec8(repeating: p[j + 1]), load8(v + (j + 1) * ldv + c0))
+        while j + 2 <= n {
+            o0 = o0.addingProduct(Vec8(repeating: w[j]), load8(x + j * ld + c0))
+            e0 = e0.addingProduct(Vec8(repeating: w[j + 1]), load8(x + (j + 1) * ld + c0))
             j += 2
         }
-        if j < nk { o0 = o0.addingProduct(Vec8(repeating: p[j]), load8(v + j * ldv + c0)) }
-        store8(o0 + e0, out + c0)
+        if j < n { o0 = o0.addingProduct(Vec8(repeating: w[j]), load8(x + j * ld + c0)) }
+        store8(load8(out + c0) + (o0 + e0), out + c0)
         c0 += 8
     }
     while c0 < d {
         var acc: Float = 0
-        for j in 0..<nk { acc += p[j] * v[j * ldv + c0] }
-        out[c0] = acc
+        for j in 0..<n { acc = acc.addingProduct(w[j], x[j * ld + c0]) }
+        out[c0] += acc
         c0 += 1
     }
 }
