@@ -39,13 +39,7 @@ func readInputTexts(arguments: [String], file: String?) throws -> [String] {
     if let file {
         lines = try readTextLines(URL(fileURLWithPath: file))
     } else {
-        let data = FileHandle.standardInput.readDataToEndOfFile()
-        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("offramp-stdin-\(getpid())")
-        try data.write(to: tmp)
-        defer { try? FileManager.default.removeItem(at: tmp) }
-        do { lines = try readTextLines(tmp) } catch let e as OfframpError {
-            throw OfframpError(e.message.replacingOccurrences(of: tmp.path, with: "<stdin>"))
-        }
+        lines = try readTextLines(FileHandle.standardInput.readDataToEndOfFile(), name: "<stdin>")
     }
     return lines.map { String($0.text) }.filter { !$0.allSatisfy(\.isWhitespace) }
 }

@@ -100,8 +100,8 @@ struct TrainCommand: ParsableCommand {
         printError(String(format: "done in %.0f s, %.1f training examples/s", seconds, rates.isEmpty ? 0 : rates.reduce(0, +) / Double(rates.count)))
         if let test {
             let testData = try loadExamples(test, task: task, labels: labelSet, tokenizer: m.tokenizer, maxLength: maxLength)
-            print(Trainer.exitTable(m, try m.exitAccuracies(testData), f1: try m.exitEntityF1(testData)?.map(\.f1),
-                                    title: "test (\(testData.count) examples)"))
+            let scores = try m.exitScores(testData)
+            print(Trainer.exitTable(m, scores.accuracy, f1: scores.entityF1?.map(\.f1), title: "test (\(testData.count) examples)"))
         }
     }
 }
@@ -125,8 +125,8 @@ struct EvalCommand: ParsableCommand {
             if json { points.forEach { print($0.json) } } else { print(ExitSweep.table(points)) }
             return
         }
-        let acc = try m.exitAccuracies(examples, batchSize: batchSize)
-        let f1 = try m.exitEntityF1(examples, batchSize: batchSize)?.map(\.f1)
+        let scores = try m.exitScores(examples, batchSize: batchSize)
+        let acc = scores.accuracy, f1 = scores.entityF1?.map(\.f1)
         if json {
             for (i, (h, a)) in zip(m.heads, acc).enumerated() {
                 let f = f1.map { String(format: ",\"f1\":%.6f", $0[i]) } ?? ""

@@ -8,6 +8,12 @@ public func readTextLines(_ url: URL) throws -> [(number: Int, text: Substring)]
     guard let data = FileManager.default.contents(atPath: url.path) else {
         throw OfframpError("\(url.path): cannot read the file (missing or unreadable)")
     }
+    return try readTextLines(data, name: url.path)
+}
+
+/// The same for bytes already read (standard input, say); `name` stands for
+/// the file in error messages.
+public func readTextLines(_ data: Data, name: String) throws -> [(number: Int, text: Substring)] {
     guard let text = String(validating: data, as: UTF8.self) else {
         // Find the first line that does not decode, for the message.
         var line = 1, start = data.startIndex
@@ -15,7 +21,7 @@ public func readTextLines(_ url: URL) throws -> [(number: Int, text: Substring)]
             if String(validating: data[start..<i], as: UTF8.self) == nil { break }
             line += 1; start = i + 1
         }
-        throw OfframpError("\(url.path):\(line): invalid UTF-8")
+        throw OfframpError("\(name):\(line): invalid UTF-8")
     }
     var lines: [(Int, Substring)] = []
     var n = 0

@@ -46,7 +46,7 @@ public final class AdaptiveClassifier: @unchecked Sendable {
     /// Tokenizes texts as the classifier does; an empty text is an error naming its position.
     public func encode(_ texts: [String]) throws -> [EncodedExample] {
         try texts.enumerated().map { i, text in
-            if text.unicodeScalars.allSatisfy({ $0.properties.isWhitespace }) { throw OfframpError("text \(i + 1) is empty") }
+            try requireNonBlank(text, position: i + 1)
             let e = try model.tokenizer.encode(text, pair: nil, maxLength: maxLength)
             return EncodedExample(ids: e.ids, typeIds: e.typeIds, queryPositions: [0], labels: [-1])
         }

@@ -49,11 +49,28 @@ extension MultiExitModel {
         return out
     }
 
+    /// Every exit's accuracy and, for BIO label sets, its entity counts, from
+    /// one pass over `examples`.
+    public func exitScores(_ examples: [EncodedExample], batchSize: Int = 32) throws -> (accuracy: [Double], entityF1: [EntityCounts]?) {
+        let predicted = try exitPredictions(examples, batchSize: batchSize)
+        return (accuracies(predicted, examples), entityCounts(predicted, examples))
+    }
+
     /// Accuracy of every exit on labeled examples (label -1 rows are skipped),
     /// one value per exit, in [0, 1]: per input for classification, per word
     /// for labeling.
     public func exitAccuracies(_ examples: [EncodedExample], batchSize: Int = 32) throws -> [Double] {
-        try exitPredictions(examples, batchSize: batchSize).map { predicted in
+        accuracies(try exitPredictions(examples, batchSize: batchSize), examples)
+    }
+
+    /// Entity-level F1 (strict, conlleval) of every exit, for BIO label sets; nil otherwise.
+    public func exitEntityF1(_ examples: [EncodedExample], batchSize: Int = 32) throws -> [EntityCounts]? {
+        guard settings.task == .label, EntityF1.isBIO(labels) else { return nil }
+        return entityCounts(try exitPredictions(examples, batchSize: batchSize), examples)
+    }
+
+    private func accuracies(_ predictions: [[[Int]]], _ examples: [EncodedExample]) -> [Double] {
+        predictions.map { predicted in
             var correct = 0, total = 0
             for (p, ex) in zip(predicted, examples) {
                 for (guess, gold) in zip(p, ex.labels) where gold >= 0 {
@@ -65,11 +82,10 @@ extension MultiExitModel {
         }
     }
 
-    /// Entity-level F1 (strict, conlleval) of every exit, for BIO label sets; nil otherwise.
-    public func exitEntityF1(_ examples: [EncodedExample], batchSize: Int = 32) throws -> [EntityCounts]? {
+    private func entityCounts(_ predictions: [[[Int]]], _ examples: [EncodedExample]) -> [EntityCounts]? {
         guard settings.task == .label, EntityF1.isBIO(labels) else { return nil }
         let gold = examples.map { $0.labels.map { $0 >= 0 ? labels[Int($0)] : "O" } }
-        return try exitPredictions(examples, batchSize: batchSize).map { predicted in
+        return predictions.map { predicted in
             EntityF1.score(gold: gold, predicted: predicted.map { $0.map { labels[$0] } }).overall
         }
     }

@@ -47,9 +47,7 @@ public final class TextEncoder: @unchecked Sendable {
     /// list); so is an over-long text when `truncate` is false.
     public func tokenize(_ texts: [String], truncate: Bool = true, firstIndex: Int = 0) throws -> [Encoding] {
         try texts.enumerated().map { i, text in
-            if text.unicodeScalars.allSatisfy({ $0.properties.isWhitespace }) {
-                throw OfframpError("text \(firstIndex + i + 1) is empty")
-            }
+            try requireNonBlank(text, position: firstIndex + i + 1)
             let e = try tokenizer.encode(text, pair: nil, maxLength: maxLength)
             if e.truncated && !truncate {
                 let full = try tokenizer.encode(text, pair: nil, maxLength: nil)
@@ -70,5 +68,12 @@ public final class TextEncoder: @unchecked Sendable {
             start += batchSize
         }
         return out
+    }
+}
+
+/// An empty or all-whitespace input text is an error naming its 1-based position.
+func requireNonBlank(_ text: String, position: Int) throws {
+    if text.unicodeScalars.allSatisfy({ $0.properties.isWhitespace }) {
+        throw OfframpError("text \(position) is empty")
     }
 }

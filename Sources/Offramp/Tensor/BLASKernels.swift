@@ -24,13 +24,17 @@ public enum BLASKernels {
     /// a new process's environment: the offramp command re-executes itself
     /// with it, and scripts/flags exports it for tests and benchmarks.
     public static func preferredCoreType() -> String? {
-        let env = ProcessInfo.processInfo.environment
+        // /proc files report size 0: read to the end rather than by size.
+        guard let data = FileHandle(forReadingAtPath: "/proc/cpuinfo")?.readDataToEndOfFile(),
+              let info = String(data: data, encoding: .utf8) else { return nil }
+        return preferredCoreType(cpuinfo: info, environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// The decision itself, from /proc/cpuinfo's text and an environment.
+    public static func preferredCoreType(cpuinfo: String, environment env: [String: String]) -> String? {
         guard env["OFFRAMP_KEEP_BLAS_CORETYPE"] == nil,
               pre512.contains((env["OPENBLAS_CORETYPE"] ?? "").lowercased()),
-              // /proc files report size 0: read to the end rather than by size.
-              let data = FileHandle(forReadingAtPath: "/proc/cpuinfo")?.readDataToEndOfFile(),
-              let info = String(data: data, encoding: .utf8),
-              let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
+              let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
         let flags = Set(flagsLine.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init))
         let needed = ["avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"]
         return needed.allSatisfy(flags.contains) ? "SkylakeX" : nil

@@ -228,13 +228,14 @@ public final class Trainer: @unchecked Sendable {
                     }
                 }
                 let rate = Double(seen) / Date().timeIntervalSince(start)
-                let devAccuracy = dev.isEmpty ? [] : try model.exitAccuracies(dev)
+                let devScores = dev.isEmpty ? nil : try model.exitScores(dev)
+                let devAccuracy = devScores?.accuracy ?? []
                 epochsDone += 1
                 reports.append(EpochReport(stage: stage.rawValue, epoch: epochsDone, meanLoss: lossSum / Double(stepsPerEpoch),
                                            examplesPerSecond: rate, devAccuracy: devAccuracy))
-                if !devAccuracy.isEmpty {
-                    let f1 = try model.exitEntityF1(dev)?.map(\.f1)
-                    log(Self.exitTable(model, devAccuracy, f1: f1, title: "dev after \(stage.rawValue) epoch \(epochsDone)"))
+                if let devScores {
+                    log(Self.exitTable(model, devScores.accuracy, f1: devScores.entityF1?.map(\.f1),
+                                       title: "dev after \(stage.rawValue) epoch \(epochsDone)"))
                 }
                 try model.save(to: out, trainingMode: options.mode.rawValue, extraFiles: [("trainer_state.safetensors", try stateData())])
             }
