@@ -38,7 +38,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Training file (.tsv/.csv/.jsonl for classify; CoNLL or word/TAG for label).") var train: String
     @Option(help: "Dev file, evaluated on every exit after each epoch.") var dev: String?
     @Option(help: "Test file, evaluated on every exit at the end.") var test: String?
-    @Option(help: "finetune, distill, joint or two-stage.") var mode: String = "joint"
+    @Option(help: "finetune, distill, joint, two-stage; labeling also tokee-random, tokee-self (TOKEE fine-tuning, best from a joint model).")
+    var mode: String = "joint"
     @Option(help: "Epochs (per stage for two-stage).") var epochs: Int = 3
     @Option(help: "Output checkpoint directory (written after every epoch).") var out: String
     @Option(help: "Head kind: linear or fastbert.") var head: String = "linear"
@@ -58,7 +59,10 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         guard let task = ExitTask(rawValue: task) else { throw ValidationError("--task must be classify or label") }
-        guard let mode = TrainingMode(rawValue: mode) else { throw ValidationError("--mode must be finetune, distill, joint or two-stage") }
+        guard let mode = TrainingMode(rawValue: mode) else {
+            throw ValidationError("--mode must be finetune, distill, joint, two-stage, tokee-random or tokee-self")
+        }
+        if mode.isTOKEE && task != .label { throw ValidationError("--mode \(mode.rawValue) needs --task label") }
         guard let head = HeadKind(rawValue: head) else { throw ValidationError("--head must be linear or fastbert") }
         guard let pooling = HeadPooling(rawValue: pooling) else { throw ValidationError("--pooling must be cls or mean") }
         guard weights == "layer" || weights == "uniform" else { throw ValidationError("--weights must be layer or uniform") }

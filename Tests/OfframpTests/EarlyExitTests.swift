@@ -99,7 +99,7 @@ import Testing
     }
 
     @Test func malformedOptionsAreClearErrors() throws {
-        #expect(throws: OfframpError("unknown policy \"fast\" (known: full, budget, entropy, confidence, patience, patience-confidence)")) {
+        #expect(throws: OfframpError("unknown policy \"fast\" (known: full, budget, entropy, confidence, patience, patience-confidence, sentee, sentee-confidence, tokee, tokee-confidence)")) {
             try ExitPolicy.parse("fast", threshold: 0.3, patience: nil, layer: nil, layers: 6)
         }
         #expect(throws: OfframpError("--threshold 1.5 is out of range: it must be in [0, 1]")) {

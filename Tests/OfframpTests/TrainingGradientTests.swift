@@ -26,6 +26,15 @@ import Testing
         return dir
     }
 
+    /// Larger head weights, so every path carries a gradient well above Float noise.
+    static func enlargeHeadWeights(_ model: MultiExitModel) {
+        var rng = SeededRandom(seed: 11)
+        for e in model.store.entries where e.name.hasPrefix("exits.") {
+            let p = model.store[e.name]
+            for i in 0..<e.count { p[i] = rng.nextNormal() * 0.3 }
+        }
+    }
+
     static func batch(task: ExitTask) -> ExampleBatch {
         // Three sequences of lengths 6, 4, 7: [CLS] ... [SEP].
         let seqs: [[Int32]] = [[2, 7, 9, 11, 5, 3], [2, 20, 8, 3], [2, 33, 12, 12, 6, 30, 3]]
@@ -59,12 +68,7 @@ import Testing
         var settings = ExitSettings(task: c.task, labels: ["a", "b", "c"], head: c.head, pooling: c.pooling, exits: [1, 2])
         settings.fastbertWidth = 8
         let model = try MultiExitModel.create(pretrained: dir, settings: settings, seed: 3)
-        // Larger head weights too, so every path carries a visible gradient.
-        var rng = SeededRandom(seed: 11)
-        for e in model.store.entries where e.name.hasPrefix("exits.") {
-            let p = model.store[e.name]
-            for i in 0..<e.count { p[i] = rng.nextNormal() * 0.3 }
-        }
+        Self.enlargeHeadWeights(model)
         let trainer = Trainer(model: model, options: TrainingOptions())
         let batch = Self.batch(task: c.task)
         _ = try trainer.lossAndGradients(batch, stage: stage, pass: .deterministic())

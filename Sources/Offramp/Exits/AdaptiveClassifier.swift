@@ -30,10 +30,13 @@ public final class AdaptiveClassifier: @unchecked Sendable {
     public let defaultPolicy: ExitPolicy
 
     public init(model: MultiExitModel) throws {
+        guard model.settings.task == .classify else {
+            throw OfframpError("\(model.directory.path): this model labels words (task label); use AdaptiveTagger")
+        }
         self.model = model
         runner = try EarlyExitRunner(model: model)
-        maxLength = model.settings.maxLength ?? min(128, model.config.maxPositionEmbeddings)
-        defaultPolicy = try model.settings.policy.map { try ExitPolicy(encoded: $0, layers: model.layerCount) } ?? .full
+        maxLength = model.defaultMaxLength
+        defaultPolicy = try model.calibratedPolicy()
     }
 
     /// Loads a multi-exit checkpoint directory (made by `offramp train`).

@@ -77,6 +77,13 @@ public struct ExitHead: @unchecked Sendable {
 
     // MARK: Forward
 
+    /// logits (Q, N), row-major, for the query rows of x (T, H): inference.
+    public func callAsFunction(_ x: UnsafePointer<Float>, input: HeadInput) -> [Float] {
+        var logits = [Float](repeating: 0, count: input.queryCount * classes)
+        logits.withUnsafeMutableBufferPointer { forward(x, input: input, logits: $0.baseAddress!, workspace: Workspace()) }
+        return logits
+    }
+
     /// logits (Q, N) for the head's query rows of x (T, H). With a tape, the
     /// training forward: dropout applied, activations kept for `backward`.
     func forward(_ x: UnsafePointer<Float>, input: HeadInput, logits: UnsafeMutablePointer<Float>,

@@ -16,6 +16,14 @@ public enum ExitPolicy: Sendable, Equatable, CustomStringConvertible {
     case patience(Int)
     /// PCEE: exit once P consecutive exits each have u < tau.
     case patienceConfidence(patience: Int, tau: Double)
+    /// Sequence labeling, SENTEE: the whole sentence exits once its most
+    /// uncertain word is below tau (entropy) or its least confident word
+    /// reaches tau (confidence).
+    case sentee(Double, TokenCriterion)
+    /// Sequence labeling, TOKEE: word i halts once every word within
+    /// `window` of it is below tau (entropy) or at least tau (confidence);
+    /// halted words are copied upward (halt-and-copy).
+    case tokee(window: Int, tau: Double, TokenCriterion)
 
     public var name: String {
         switch self {
@@ -25,6 +33,16 @@ public enum ExitPolicy: Sendable, Equatable, CustomStringConvertible {
         case .confidence: "confidence"
         case .patience: "patience"
         case .patienceConfidence: "patience-confidence"
+        case .sentee(_, let c): c == .entropy ? "sentee" : "sentee-confidence"
+        case .tokee(_, _, let c): c == .entropy ? "tokee" : "tokee-confidence"
+        }
+    }
+
+    /// Whether the policy decides per word (sequence labeling) rather than per input.
+    public var isTokenLevel: Bool {
+        switch self {
+        case .sentee, .tokee: true
+        default: false
         }
     }
 
@@ -36,6 +54,8 @@ public enum ExitPolicy: Sendable, Equatable, CustomStringConvertible {
         case .entropy(let t), .confidence(let t): Self.format(t)
         case .patience(let p): "\(p)"
         case .patienceConfidence(let p, let t): "\(p)@\(Self.format(t))"
+        case .sentee(let t, _): Self.format(t)
+        case .tokee(let k, let t, _): "\(k)@\(Self.format(t))"
         }
     }
 
@@ -50,7 +70,8 @@ public enum ExitPolicy: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses a policy name and its setting as the command line gives them;
     /// errors name the option and the valid range.
-    public static func parse(_ name: String, threshold: Double?, patience: Int?, layer: Int?, layers: Int) throws -> ExitPolicy {
+    public static func parse(_ name: String, threshold: Double?, patience: Int?, layer: Int?, window: Int? = nil,
+                             layers: Int) throws -> ExitPolicy {
         func need<T>(_ v: T?, _ option: String) throws -> T {
             guard let v else { throw OfframpError("policy \(name) needs \(option)") }
             return v
@@ -75,13 +96,28 @@ public enum ExitPolicy: Sendable, Equatable, CustomStringConvertible {
             let p = try need(patience, "--patience P")
             guard p >= 1 && p <= layers else { throw OfframpError("--patience \(p) is out of range: it must be in 1...\(layers)") }
             return .patienceConfidence(patience: p, tau: try unit(try need(threshold, "--threshold T"), "--threshold"))
+        case "sentee", "sentee-confidence":
+            return .sentee(try unit(try need(threshold, "--threshold T"), "--threshold"), name == "sentee" ? .entropy : .confidence)
+        case "tokee", "tokee-confidence":
+            let k = window ?? 2
+            guard k >= 0 else { throw OfframpError("--window \(k) is out of range: it must be 0 or more") }
+            return .tokee(window: k, tau: try unit(try need(threshold, "--threshold T"), "--threshold"), name == "tokee" ? .entropy : .confidence)
         default:
-            throw OfframpError("unknown policy \"\(name)\" (known: full, budget, entropy, confidence, patience, patience-confidence)")
+            throw OfframpError("unknown policy \"\(name)\" (known: \(Self.knownNames.joined(separator: ", ")))")
         }
     }
 }
 
 extension ExitPolicy {
+    /// Every policy name `parse` knows.
+    public static let knownNames = ["full", "budget", "entropy", "confidence", "patience", "patience-confidence",
+                                    "sentee", "sentee-confidence", "tokee", "tokee-confidence"]
+    /// The names that make sense for a task: sequence-level policies for
+    /// classification, SENTEE and TOKEE for labeling (full and budget for both).
+    public static func names(for task: ExitTask) -> [String] {
+        task == .classify ? Array(knownNames.prefix(6)) : ["full", "budget", "sentee", "sentee-confidence", "tokee", "tokee-confidence"]
+    }
+
     /// The compact form saved in a model's config: "entropy:0.3", "patience:2",
     /// "budget:3", "patience-confidence:2:0.1", "full".
     public var encoded: String {
@@ -92,6 +128,8 @@ extension ExitPolicy {
         case .confidence(let t): "confidence:\(t)"
         case .patience(let p): "patience:\(p)"
         case .patienceConfidence(let p, let t): "patience-confidence:\(p):\(t)"
+        case .sentee(let t, _): "\(name):\(t)"
+        case .tokee(let k, let t, _): "\(name):\(k):\(t)"
         }
     }
 
@@ -106,9 +144,30 @@ extension ExitPolicy {
         case "patience": self = try .parse(name, threshold: nil, patience: v.first.map { Int($0) }, layer: nil, layers: layers)
         case "patience-confidence":
             self = try .parse(name, threshold: v.count > 1 ? v[1] : nil, patience: v.first.map { Int($0) }, layer: nil, layers: layers)
+        case "tokee", "tokee-confidence":
+            self = try .parse(name, threshold: v.count > 1 ? v[1] : nil, patience: nil, layer: nil, window: v.first.map { Int($0) }, layers: layers)
         default: self = try .parse(name, threshold: v.first, patience: nil, layer: nil, layers: layers)
         }
     }
+}
+
+/// How SENTEE and TOKEE measure a word's uncertainty at an exit (METHODS section 2).
+public enum TokenCriterion: String, Sendable, Equatable {
+    /// Normalized entropy u; a word is sure when u < tau.
+    case entropy
+    /// Max probability c; a word is sure when c >= tau.
+    case confidence
+
+    /// The word's score at an exit: u or c.
+    public func score(_ p: UnsafeBufferPointer<Float>) -> Double {
+        self == .entropy ? normalizedEntropy(p) : Double(p.max() ?? 0)
+    }
+
+    /// Whether a score (or a window's worst score) is sure enough at tau.
+    public func isSure(_ score: Double, tau: Double) -> Bool { self == .entropy ? score < tau : score >= tau }
+
+    /// The less sure of two scores.
+    public func worse(_ a: Double, _ b: Double) -> Double { self == .entropy ? max(a, b) : min(a, b) }
 }
 
 /// Normalized entropy −Σ p log p / log N, in [0, 1].
@@ -144,6 +203,8 @@ extension ExitPolicy {
         case .patienceConfidence(let patience, let tau):
             state.counter = normalizedEntropy(p) < tau ? state.counter + 1 : 0
             return state.counter >= patience
+        case .sentee, .tokee:
+            preconditionFailure("\(self) decides per word: the runner handles it")
         }
     }
 }

@@ -6,30 +6,54 @@ import Foundation
 public struct SweepPoint: Sendable, Equatable {
     public let policy: String
     public let setting: String
+    /// Accuracy: per input (classification) or per word (labeling).
     public let accuracy: Double
+    /// Strict entity F1, for labeling with BIO tags.
+    public let f1: Double?
     public let averageExitLayer: Double
     public let flopsSpeedup: Double
     public let wallSpeedup: Double
     public let exitPolicy: ExitPolicy
 
-    public init(policy: String, setting: String, accuracy: Double, averageExitLayer: Double, flopsSpeedup: Double,
-                wallSpeedup: Double, exitPolicy: ExitPolicy) {
-        self.policy = policy; self.setting = setting; self.accuracy = accuracy; self.averageExitLayer = averageExitLayer
+    public init(policy: String, setting: String, accuracy: Double, f1: Double? = nil, averageExitLayer: Double,
+                flopsSpeedup: Double, wallSpeedup: Double, exitPolicy: ExitPolicy) {
+        self.policy = policy; self.setting = setting; self.accuracy = accuracy; self.f1 = f1
+        self.averageExitLayer = averageExitLayer
         self.flopsSpeedup = flopsSpeedup; self.wallSpeedup = wallSpeedup; self.exitPolicy = exitPolicy
     }
 
-    /// The JSON line `offramp sweep --json` prints.
+    /// The score that matters: F1 for BIO tag sets, else accuracy.
+    public var score: Double { f1 ?? accuracy }
+
+    /// The JSON line `offramp sweep --json` prints ("f1" only for BIO tag sets).
     public var json: String {
-        String(format: "{\"policy\":\"%@\",\"setting\":\"%@\",\"accuracy\":%.4f,\"avg_exit_layer\":%.4f,\"flops_speedup\":%.4f,\"wall_speedup\":%.4f}",
-               policy, setting, accuracy, averageExitLayer, flopsSpeedup, wallSpeedup)
+        let f = f1.map { String(format: ",\"f1\":%.4f", $0) } ?? ""
+        return String(format: "{\"policy\":\"%@\",\"setting\":\"%@\",\"accuracy\":%.4f%@,\"avg_exit_layer\":%.4f,\"flops_speedup\":%.4f,\"wall_speedup\":%.4f}",
+                      policy, setting, accuracy, f, averageExitLayer, flopsSpeedup, wallSpeedup)
     }
 }
 
 public enum ExitSweep {
-    /// The settings swept by default for each policy name.
-    public static func policies(_ names: [String], layers: Int) -> [ExitPolicy] {
+    /// Default thresholds of SENTEE and TOKEE with the entropy criterion, and their confidence counterparts.
+    public static let tokenEntropyThresholds = [0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6]
+    public static let tokenConfidenceThresholds = [0.999, 0.99, 0.98, 0.95, 0.9, 0.85, 0.8, 0.7, 0.6]
+    /// Default TOKEE window half-widths k.
+    public static let tokenWindows = [0, 1, 2, 4]
+
+    /// The settings swept for each policy name: the defaults, or `thresholds`
+    /// (entropy, confidence, SENTEE, TOKEE) and `windows` (TOKEE) when given.
+    public static func policies(_ names: [String], layers: Int, thresholds: [Double]? = nil,
+                                windows: [Int]? = nil) -> [ExitPolicy] {
         names.flatMap { name -> [ExitPolicy] in
+            let ks = windows ?? tokenWindows
             switch name {
+            case "sentee": return (thresholds ?? tokenEntropyThresholds).map { .sentee($0, .entropy) }
+            case "sentee-confidence": return (thresholds ?? tokenConfidenceThresholds).map { .sentee($0, .confidence) }
+            case "tokee": return ks.flatMap { k in (thresholds ?? tokenEntropyThresholds).map { .tokee(window: k, tau: $0, .entropy) } }
+            case "tokee-confidence":
+                return ks.flatMap { k in (thresholds ?? tokenConfidenceThresholds).map { .tokee(window: k, tau: $0, .confidence) } }
+            case "entropy" where thresholds != nil: return thresholds!.map { .entropy($0) }
+            case "confidence" where thresholds != nil: return thresholds!.map { .confidence($0) }
             case "entropy": return [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.96].map { .entropy($0) }
             case "confidence": return [0.99, 0.98, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55].map { .confidence($0) }
             case "patience": return (1..<layers).map { .patience($0) }
@@ -45,9 +69,21 @@ public enum ExitSweep {
     /// size (the baseline is the median of three full runs after a full warm-up pass).
     public static func run(_ runner: EarlyExitRunner, examples: [EncodedExample], policies: [ExitPolicy],
                            batchSize: Int, continuous: Bool = false, progress: (String) -> Void = { _ in }) throws -> [SweepPoint] {
-        func accuracy(_ run: ExitRun) -> Double {
-            let labeled = zip(run.results, examples).filter { $0.1.labels[0] >= 0 }
-            return labeled.isEmpty ? 0 : Double(labeled.filter { $0.0.label == Int($0.1.labels[0]) }.count) / Double(labeled.count)
+        let model = runner.model
+        let bio = model.settings.task == .label && EntityF1.isBIO(model.labels)
+        func score(_ run: ExitRun) -> (accuracy: Double, f1: Double?) {
+            var correct = 0, total = 0
+            for (r, e) in zip(run.results, examples) {
+                for (guess, gold) in zip(r.labels, e.labels) where gold >= 0 {
+                    total += 1
+                    if guess == Int(gold) { correct += 1 }
+                }
+            }
+            let accuracy = total == 0 ? 0 : Double(correct) / Double(total)
+            guard bio else { return (accuracy, nil) }
+            let gold = examples.map { $0.labels.map { $0 >= 0 ? model.labels[Int($0)] : "O" } }
+            let predicted = run.results.map { $0.labels.map { model.labels[$0] } }
+            return (accuracy, EntityF1.score(gold: gold, predicted: predicted).overall.f1)
         }
         // Warm-up over every input (pages, caches, thread wake-ups, clock ramp),
         // so the baseline is not the run that pays for them.
@@ -55,14 +91,18 @@ public enum ExitSweep {
         var fullRuns = try (0..<3).map { _ in try runner.run(examples, policy: .full, batchSize: batchSize) }
         fullRuns.sort { $0.seconds < $1.seconds }
         let full = fullRuns[1]
-        var points = [SweepPoint(policy: "full", setting: "-", accuracy: accuracy(full), averageExitLayer: full.averageExitLayer,
-                                 flopsSpeedup: full.flopsSpeedup, wallSpeedup: 1, exitPolicy: .full)]
+        let fullScore = score(full)
+        var points = [SweepPoint(policy: "full", setting: "-", accuracy: fullScore.accuracy, f1: fullScore.f1,
+                                 averageExitLayer: full.averageExitLayer, flopsSpeedup: full.flopsSpeedup, wallSpeedup: 1, exitPolicy: .full)]
         for policy in policies {
             let r = try runner.run(examples, policy: policy, batchSize: batchSize, continuous: continuous)
-            let p = SweepPoint(policy: policy.name, setting: policy.setting, accuracy: accuracy(r), averageExitLayer: r.averageExitLayer,
-                               flopsSpeedup: r.flopsSpeedup, wallSpeedup: full.seconds / r.seconds, exitPolicy: policy)
-            progress(String(format: "  %@ %@: accuracy %.2f, exit layer %.2f, %.2fx FLOPs, %.2fx wall",
-                            p.policy, p.setting, 100 * p.accuracy, p.averageExitLayer, p.flopsSpeedup, p.wallSpeedup))
+            let s = score(r)
+            let p = SweepPoint(policy: policy.name, setting: policy.setting, accuracy: s.accuracy, f1: s.f1,
+                               averageExitLayer: r.averageExitLayer, flopsSpeedup: r.flopsSpeedup,
+                               wallSpeedup: full.seconds / r.seconds, exitPolicy: policy)
+            progress(String(format: "  %@ %@: accuracy %.2f%@, exit layer %.2f, %.2fx FLOPs, %.2fx wall",
+                            p.policy, p.setting, 100 * p.accuracy, p.f1.map { String(format: ", F1 %.2f", 100 * $0) } ?? "",
+                            p.averageExitLayer, p.flopsSpeedup, p.wallSpeedup))
             points.append(p)
         }
         return points
@@ -70,10 +110,13 @@ public enum ExitSweep {
 
     /// A markdown table of the points.
     public static func table(_ points: [SweepPoint]) -> String {
-        var lines = ["| policy | setting | accuracy | avg exit layer | FLOPs speed-up | wall speed-up |", "|---|---:|---:|---:|---:|---:|"]
+        let hasF1 = points.contains { $0.f1 != nil }
+        var lines = ["| policy | setting | accuracy |\(hasF1 ? " F1 |" : "") avg exit layer | FLOPs speed-up | wall speed-up |",
+                     "|---|---:|---:|\(hasF1 ? "---:|" : "")---:|---:|---:|"]
         for p in points {
-            lines.append(String(format: "| %@ | %@ | %.2f | %.2f | %.2fx | %.2fx |", p.policy, p.setting, 100 * p.accuracy,
-                                p.averageExitLayer, p.flopsSpeedup, p.wallSpeedup))
+            let f1 = hasF1 ? String(format: " %.2f |", 100 * (p.f1 ?? 0)) : ""
+            lines.append(String(format: "| %@ | %@ | %.2f |%@ %.2f | %.2fx | %.2fx |", p.policy, p.setting, 100 * p.accuracy,
+                                f1, p.averageExitLayer, p.flopsSpeedup, p.wallSpeedup))
         }
         return lines.joined(separator: "\n")
     }
@@ -82,19 +125,21 @@ public enum ExitSweep {
     /// noise) whose accuracy is at most `maxDrop` points below full depth.
     public static func calibrate(_ points: [SweepPoint], maxDrop: Double) -> SweepPoint? {
         guard let full = points.first(where: { $0.policy == "full" }) else { return nil }
-        return points.filter { $0.accuracy >= full.accuracy - maxDrop / 100 }
+        return points.filter { $0.score >= full.score - maxDrop / 100 }
             .max { ($0.flopsSpeedup, -$0.averageExitLayer) < ($1.flopsSpeedup, -$1.averageExitLayer) }
     }
 
     /// The plot: accuracy against FLOPs speed-up (left) and wall-clock
     /// speed-up (right), one curve per policy, full depth as a point.
     public static func plot(_ points: [SweepPoint], title: String) -> String {
-        var plot = SVGPlot(title: title, panels: ["speed-up in FLOPs", "speed-up in wall-clock time"], yLabel: "accuracy (%)")
+        let f1 = points.contains { $0.f1 != nil }
+        var plot = SVGPlot(title: title, panels: ["speed-up in FLOPs", "speed-up in wall-clock time"],
+                           yLabel: f1 ? "entity F1 (%)" : "accuracy (%)")
         let names = points.map(\.policy).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         for name in names {
             let ps = points.filter { $0.policy == name }
-            plot.add(series: name, panel: 0, points: ps.map { ($0.flopsSpeedup, 100 * $0.accuracy) })
-            plot.add(series: name, panel: 1, points: ps.map { ($0.wallSpeedup, 100 * $0.accuracy) })
+            plot.add(series: name, panel: 0, points: ps.map { ($0.flopsSpeedup, 100 * $0.score) })
+            plot.add(series: name, panel: 1, points: ps.map { ($0.wallSpeedup, 100 * $0.score) })
         }
         return plot.render()
     }

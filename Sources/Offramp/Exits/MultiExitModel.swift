@@ -22,6 +22,14 @@ public final class MultiExitModel: @unchecked Sendable {
     public var labels: [String] { settings.labels }
     public var layerCount: Int { config.numHiddenLayers }
 
+    /// Tokens per input at inference unless told otherwise: the training length, else 128.
+    public var defaultMaxLength: Int { settings.maxLength ?? min(128, config.maxPositionEmbeddings) }
+
+    /// The policy saved by `offramp calibrate`, else full depth.
+    public func calibratedPolicy() throws -> ExitPolicy {
+        try settings.policy.map { try ExitPolicy(encoded: $0, layers: layerCount) } ?? .full
+    }
+
     static func specs(_ config: BertConfig, _ settings: ExitSettings) -> [(name: String, shape: [Int])] {
         BertEncoder.parameterSpecs(config)
             + settings.exits.flatMap { ExitHead.parameterSpecs(settings, hidden: config.hiddenSize, layer: $0) }

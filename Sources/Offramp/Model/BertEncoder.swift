@@ -157,10 +157,17 @@ public final class BertEncoder: @unchecked Sendable {
     /// the dense products plus the attention products. Embeddings, LayerNorm
     /// and activations are left out, as is usual.
     public func layerFlops(lengths: [Int]) -> Double {
+        layerFlops(ActiveSet(starts: lengths.map { _ in 0 }, lengths: lengths))
+    }
+
+    /// FLOPs of one layer step on an active set: keys and values for every
+    /// row; queries, attention output and feed-forward for the query rows;
+    /// the attention products for each sequence's queries against its keys.
+    public func layerFlops(_ active: ActiveSet) -> Double {
         let h = Double(config.hiddenSize), i = Double(config.intermediateSize)
-        let tokens = Double(lengths.reduce(0, +))
-        let dense = 2 * tokens * (4 * h * h + 2 * h * i)
-        let attention = lengths.reduce(0.0) { $0 + 2 * 2 * Double($1) * Double($1) * h }
+        let rows = Double(active.rowCount), queries = Double(active.queryCount)
+        let dense = 2 * rows * 2 * h * h + 2 * queries * (2 * h * h + 2 * h * i)
+        let attention = zip(active.queryCounts, active.lengths).reduce(0.0) { $0 + 2 * 2 * Double($1.0) * Double($1.1) * h }
         return dense + attention
     }
 }

@@ -74,8 +74,8 @@ public struct BertLayer: @unchecked Sendable {
     /// probabilities (heads, queries, keys) at the given offsets.
     ///
     /// With a `tape`, this is the training forward: dropout is applied (from
-    /// `tape.pass`) and everything `backward` needs is kept on the tape.
-    /// Training runs every row as a query.
+    /// `tape.pass`) and everything `backward` needs is kept on the tape
+    /// (TOKEE fine-tuning trains with query subsets too).
     func callAsFunction(
         _ x: UnsafeMutablePointer<Float>, active: ActiveSet, workspace ws: Workspace,
         probabilities: (buffer: UnsafeMutablePointer<Float>, offsets: [Int])? = nil,
@@ -85,8 +85,15 @@ public struct BertLayer: @unchecked Sendable {
         let heads = config.numAttentionHeads, d = h / heads
         let eps = Float(config.layerNormEps)
         let rows = active.rowCount, nq = active.queryCount
-        if rows == 0 || nq == 0 { return }
-        precondition(tape == nil || active.queryRows == nil, "training runs every row as a query")
+        if rows == 0 { return }
+        if nq == 0 {  // every row halted: the layer copies them all
+            if let tape {
+                tape.buffers.buffer("layer.input", count: rows * h).update(from: x, count: rows * h)
+                tape.rows = rows
+                tape.queryRows = []
+            }
+            return
+        }
         // Training keeps its intermediates on the tape; inference reuses scratch.
         let keep = tape?.buffers ?? ws
         let ctx = keep.buffer("layer.ctx", count: nq * h)
@@ -96,12 +103,15 @@ public struct BertLayer: @unchecked Sendable {
         let residual: UnsafeMutablePointer<Float>  // the query rows' input, (nq, H)
         let q: UnsafeMutablePointer<Float>, ldq: Int
         if let queryRows = active.queryRows {
+            if let tape {  // every row's input: keys and values are computed from it
+                tape.buffers.buffer("layer.input", count: rows * h).update(from: x, count: rows * h)
+            }
             // Keys and values for all rows: the (2H, H) lower part of the fused weight.
             matmulTransposedB(qkv + h, x, attention.qkvWeight + h * h, rows: rows, inDim: h, outDim: 2 * h, ldOut: 3 * h)
             addBias(qkv + h, attention.qkvBias + h, rows: rows, cols: 2 * h, ld: 3 * h)
-            let xq = ws.buffer("layer.xq", count: nq * h)
+            let xq = keep.buffer("layer.xq", count: nq * h)
             for (i, r) in queryRows.enumerated() { (xq + i * h).update(from: x + r * h, count: h) }
-            let qOnly = ws.buffer("layer.q", count: nq * h)
+            let qOnly = keep.buffer("layer.q", count: nq * h)
             matmulTransposedB(qOnly, xq, attention.qkvWeight, rows: nq, inDim: h, outDim: h)
             addBias(qOnly, attention.qkvBias, rows: nq, cols: h)
             residual = xq; q = qOnly; ldq = h
@@ -167,12 +177,17 @@ public struct BertLayer: @unchecked Sendable {
         if let tape {
             addBias(ffnOut, output.bias, rows: nq, cols: h)
             tape.dropout("layer.mask2", ffnOut, count: nq * h)
+            let out = active.queryRows == nil ? x : ws.buffer("layer.outQ", count: nq * h)
             residualLayerNormForward(
-                out: x, sum: tape.buffers.buffer("layer.sum2", count: nq * h),
+                out: out, sum: tape.buffers.buffer("layer.sum2", count: nq * h),
                 mean: tape.buffers.buffer("layer.mean2", count: nq), rstd: tape.buffers.buffer("layer.rstd2", count: nq),
                 x: ffnOut, bias: nil, residual: attnOut,
                 gamma: output.gamma, beta: output.beta, rows: nq, cols: h, eps: eps)
+            if let queryRows = active.queryRows {
+                for (i, r) in queryRows.enumerated() { (x + r * h).update(from: out + i * h, count: h) }
+            }
             tape.rows = rows
+            tape.queryRows = active.queryRows
         } else if let queryRows = active.queryRows {
             residualLayerNorm(out: ffnOut, x: ffnOut, bias: output.bias, residual: attnOut,
                               gamma: output.gamma, beta: output.beta, rows: nq, cols: h, eps: eps)
@@ -205,54 +220,81 @@ public struct BertLayer: @unchecked Sendable {
                   grads: Gradients, workspace ws: Workspace) {
         let h = config.hiddenSize, inter = config.intermediateSize
         let heads = config.numAttentionHeads, d = h / heads
-        let rows = tape.rows
+        let rows = tape.rows, queryRows = tape.queryRows
+        let nq = queryRows?.count ?? rows
         let t = tape.buffers
         func zeroed(_ name: String, _ count: Int) -> UnsafeMutablePointer<Float> {
             let p = ws.buffer(name, count: count)
             p.update(repeating: 0, count: count)
             return p
         }
-        // out = LN2(drop(activated·W2ᵀ + b2) + attnOut)
-        let dSum2 = zeroed("grad.sum2", rows * h)
-        let dAttnOut = zeroed("grad.attnOut", rows * h)
-        layerNormBackward(dInp: dSum2, dGamma: grads[output.gamma], dBeta: grads[output.beta], dOut: dOut,
-                          inp: t.buffer("layer.sum2", count: rows * h), mean: t.buffer("layer.mean2", count: rows),
-                          rstd: t.buffer("layer.rstd2", count: rows), gamma: output.gamma, rows: rows, cols: h,
+        // Halt-and-copy: a row that was not a query left the layer unchanged,
+        // so its output gradient passes straight to its input.
+        if nq == 0 { vectorAdd(dInput, dOut, count: rows * h); return }
+        var dOutQ = dOut
+        if let queryRows {
+            let gathered = ws.buffer("grad.outQ", count: nq * h)
+            var isQuery = [Bool](repeating: false, count: rows)
+            for (i, r) in queryRows.enumerated() {
+                (gathered + i * h).update(from: dOut + r * h, count: h)
+                isQuery[r] = true
+            }
+            for r in 0..<rows where !isQuery[r] { vectorAdd(dInput + r * h, dOut + r * h, count: h) }
+            dOutQ = UnsafePointer(gathered)
+        }
+        // out = LN2(drop(activated·W2ᵀ + b2) + attnOut), on the query rows
+        let dSum2 = zeroed("grad.sum2", nq * h)
+        let dAttnOut = zeroed("grad.attnOut", nq * h)
+        layerNormBackward(dInp: dSum2, dGamma: grads[output.gamma], dBeta: grads[output.beta], dOut: dOutQ,
+                          inp: t.buffer("layer.sum2", count: nq * h), mean: t.buffer("layer.mean2", count: nq),
+                          rstd: t.buffer("layer.rstd2", count: nq), gamma: output.gamma, rows: nq, cols: h,
                           dResidual: dAttnOut)
-        tape.applyMask("layer.mask2", dSum2, count: rows * h)
-        let dActivated = zeroed("grad.activated", rows * inter)
+        tape.applyMask("layer.mask2", dSum2, count: nq * h)
+        let dActivated = zeroed("grad.activated", nq * inter)
         linearBackward(dInp: dActivated, dWeight: grads[output.weight], dBias: grads[output.bias], dOut: dSum2,
-                       inp: t.buffer("layer.activated", count: rows * inter), weight: output.weight,
-                       rows: rows, inDim: inter, outDim: h)
-        let dHidden = zeroed("grad.intermediate", rows * inter)
-        activationBackward(dInp: dHidden, dOut: dActivated, preActivation: t.buffer("layer.intermediate", count: rows * inter),
-                           count: rows * inter, activation: activation)
+                       inp: t.buffer("layer.activated", count: nq * inter), weight: output.weight,
+                       rows: nq, inDim: inter, outDim: h)
+        let dHidden = zeroed("grad.intermediate", nq * inter)
+        activationBackward(dInp: dHidden, dOut: dActivated, preActivation: t.buffer("layer.intermediate", count: nq * inter),
+                           count: nq * inter, activation: activation)
         linearBackward(dInp: dAttnOut, dWeight: grads[intermediate.weight], dBias: grads[intermediate.bias], dOut: dHidden,
-                       inp: t.buffer("layer.attnOut", count: rows * h), weight: intermediate.weight,
-                       rows: rows, inDim: h, outDim: inter)
-        // attnOut = LN1(drop(ctx·Woᵀ + bo) + input)
-        let dSum1 = zeroed("grad.sum1", rows * h)
+                       inp: t.buffer("layer.attnOut", count: nq * h), weight: intermediate.weight,
+                       rows: nq, inDim: h, outDim: inter)
+        // attnOut = LN1(drop(ctx·Woᵀ + bo) + input), the residual being the query rows' input
+        let dSum1 = zeroed("grad.sum1", nq * h)
+        let dResidual = queryRows == nil ? dInput : zeroed("grad.xq", nq * h)
         layerNormBackward(dInp: dSum1, dGamma: grads[attentionOutput.gamma], dBeta: grads[attentionOutput.beta],
-                          dOut: dAttnOut, inp: t.buffer("layer.sum1", count: rows * h),
-                          mean: t.buffer("layer.mean1", count: rows), rstd: t.buffer("layer.rstd1", count: rows),
-                          gamma: attentionOutput.gamma, rows: rows, cols: h, dResidual: dInput)
-        tape.applyMask("layer.mask1", dSum1, count: rows * h)
-        let dCtx = zeroed("grad.ctx", rows * h)
+                          dOut: dAttnOut, inp: t.buffer("layer.sum1", count: nq * h),
+                          mean: t.buffer("layer.mean1", count: nq), rstd: t.buffer("layer.rstd1", count: nq),
+                          gamma: attentionOutput.gamma, rows: nq, cols: h, dResidual: dResidual)
+        tape.applyMask("layer.mask1", dSum1, count: nq * h)
+        let dCtx = zeroed("grad.ctx", nq * h)
         linearBackward(dInp: dCtx, dWeight: grads[attentionOutput.weight], dBias: grads[attentionOutput.bias], dOut: dSum1,
-                       inp: t.buffer("layer.ctx", count: rows * h), weight: attentionOutput.weight,
-                       rows: rows, inDim: h, outDim: h)
-        // ctx = attention(q, k, v); qkv = input·Wqkvᵀ + b
+                       inp: t.buffer("layer.ctx", count: nq * h), weight: attentionOutput.weight,
+                       rows: nq, inDim: h, outDim: h)
+        // ctx = attention(q, k, v); qkv = input·Wqkvᵀ + b. With a query subset
+        // the queries were gathered (nq, H): their gradient is scattered into
+        // the query columns of dQKV, which stay zero for the other rows.
         let dQKV = zeroed("grad.qkv", rows * 3 * h)
         let qkv = t.buffer("layer.qkv", count: rows * 3 * h)
+        let dQ = queryRows == nil ? dQKV : zeroed("grad.q", nq * h)
+        let q = queryRows == nil ? qkv : t.buffer("layer.q", count: nq * h)
+        let ldq = queryRows == nil ? 3 * h : h
         let total = tape.probabilityOffsets.isEmpty ? 0 : Self.probabilityLayout(tape.segments, heads: heads).total
         multiHeadAttentionBackward(
-            dQ: dQKV, lddq: 3 * h, dK: dQKV + h, lddk: 3 * h, dV: dQKV + 2 * h, lddv: 3 * h,
-            dOut: dCtx, ldOut: h, q: qkv, ldq: 3 * h, k: qkv + h, ldk: 3 * h, v: qkv + 2 * h, ldv: 3 * h,
+            dQ: dQ, lddq: ldq, dK: dQKV + h, lddk: 3 * h, dV: dQKV + 2 * h, lddv: 3 * h,
+            dOut: dCtx, ldOut: h, q: q, ldq: ldq, k: qkv + h, ldk: 3 * h, v: qkv + 2 * h, ldv: 3 * h,
             probabilities: t.buffer("layer.probs", count: total), probabilityOffsets: tape.probabilityOffsets,
             dropoutMask: tape.pass.attentionDropout > 0 ? t.buffer("layer.probMask", count: total) : nil,
             segments: tape.segments, heads: heads, headDim: d, workspace: ws)
+        if let queryRows {
+            for (i, r) in queryRows.enumerated() { (dQKV + r * 3 * h).update(from: dQ + i * h, count: h) }
+        }
         linearBackward(dInp: dInput, dWeight: grads[attention.qkvWeight], dBias: grads[attention.qkvBias], dOut: dQKV,
                        inp: t.buffer("layer.input", count: rows * h), weight: attention.qkvWeight,
                        rows: rows, inDim: h, outDim: 3 * h)
+        if let queryRows {
+            for (i, r) in queryRows.enumerated() { vectorAdd(dInput + r * h, dResidual + i * h, count: h) }
+        }
     }
 }

@@ -34,17 +34,24 @@ extension BertEmbeddings {
 }
 
 extension BertEncoder {
-    /// Training forward over every row of `batch`, recording on `tape`.
-    /// Returns the hidden states after each layer l = 1...L as pointers
-    /// (T, H) valid until the tape is reused: exit heads read them.
-    public func forwardTraining(_ batch: PackedBatch, tape: EncoderTape) throws -> [UnsafeMutablePointer<Float>] {
+    /// Training forward over `batch`, recording on `tape`. Returns the hidden
+    /// states after each layer l = 1...L as pointers (T, H) valid until the
+    /// tape is reused: exit heads read them.
+    ///
+    /// `haltingLayers` (TOKEE fine-tuning), one per row: row r is a query of
+    /// layers 1...haltingLayers[r] and is copied unchanged above (it stays a
+    /// key and value). nil: every row runs every layer.
+    public func forwardTraining(_ batch: PackedBatch, tape: EncoderTape,
+                                haltingLayers: [Int]? = nil) throws -> [UnsafeMutablePointer<Float>] {
         try validate(batch)
         let h = config.hiddenSize, t = batch.tokenCount
         tape.batch = batch
         let x = tape.output.buffer("x", count: t * h)
         embeddings.forward(batch, out: x, tape: tape.embeddings)
-        let active = ActiveSet(batch)
+        if let haltingLayers { precondition(haltingLayers.count == t, "one halting layer per row") }
         for (l, layer) in layers.enumerated() {
+            let active = haltingLayers.map { halt in ActiveSet(starts: batch.starts, lengths: batch.lengths) { halt[$0] > l } }
+                ?? ActiveSet(batch)
             layer(x, active: active, workspace: workspace, tape: tape.layers[l])
         }
         // h_l for l < L is the input the next layer kept; h_L is x.

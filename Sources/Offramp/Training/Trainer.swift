@@ -11,11 +11,22 @@ public enum TrainingMode: String, Sendable, CaseIterable {
     case joint
     /// DeeBERT: finetune, then the backbone frozen and lower heads trained with CE.
     case twoStage = "two-stage"
+    /// TOKEE fine-tuning, labeling only: every word halts at a layer drawn
+    /// uniformly, is copied upward from there, and all exits train jointly.
+    case tokeeRandom = "tokee-random"
+    /// TOKEE fine-tuning by self-sampling: halting layers come from TOKEE
+    /// inference with the current model at a random window and threshold.
+    case tokeeSelf = "tokee-self"
+
+    public var isTOKEE: Bool { self == .tokeeRandom || self == .tokeeSelf }
 }
 
 /// One stage of training: what the loss is and which parameters move.
 public enum TrainingStage: String, Sendable, CaseIterable {
     case finetune, joint, headsCE = "heads-ce", headsKL = "heads-kl"
+    /// Joint loss over halt-and-copy states: exit l learns the words still
+    /// running at layer l (halting layer >= l), as in Li et al.'s code.
+    case tokee
 
     static func stages(for mode: TrainingMode) -> [TrainingStage] {
         switch mode {
@@ -23,10 +34,11 @@ public enum TrainingStage: String, Sendable, CaseIterable {
         case .joint: [.joint]
         case .twoStage: [.finetune, .headsCE]
         case .distill: [.headsKL]
+        case .tokeeRandom, .tokeeSelf: [.tokee]
         }
     }
 
-    public var trainsBackbone: Bool { self == .finetune || self == .joint }
+    public var trainsBackbone: Bool { self == .finetune || self == .joint || self == .tokee }
 }
 
 public struct TrainingOptions: Sendable {
@@ -47,6 +59,13 @@ public struct TrainingOptions: Sendable {
     /// Joint-training weights: w_l = l (true) or 1.
     public var layerWeighted = true
     public var klDirection: KLDirection = .teacherStudent
+    /// TOKEE self-sampling: the window half-widths and thresholds drawn from.
+    public var sampleWindows = [1, 2, 3, 4]
+    public var sampleThresholds = [0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5]
+    /// TOKEE sandwich rule: this fraction of each batch (its first sentences)
+    /// takes the most aggressive setting, this fraction (its last) full depth.
+    public var sandwichAggressive = 0.2
+    public var sandwichFull = 0.3
     /// Stop after this many steps in total without saving (tests simulate a kill with it).
     public var stopAfterSteps: Int?
     public var showProgress = true
@@ -96,17 +115,19 @@ public final class Trainer: @unchecked Sendable {
 
     /// Forward, loss and backward on `batch` for `stage`, leaving the
     /// gradients in `grads`; returns the loss. `pass` decides dropout.
-    public func lossAndGradients(_ batch: ExampleBatch, stage: TrainingStage, pass: TrainingPass) throws -> Double {
+    /// `haltingLayers` (stage tokee), one per row, makes rows halt and copy.
+    public func lossAndGradients(_ batch: ExampleBatch, stage: TrainingStage, pass: TrainingPass,
+                                 haltingLayers: [Int]? = nil) throws -> Double {
         grads.zero()
         tape.reset(pass: pass)
         for t in headTapes { t.pass = pass }
-        let hiddens = try model.encoder.forwardTraining(batch.tokens, tape: tape)
+        let hiddens = try model.encoder.forwardTraining(batch.tokens, tape: tape, haltingLayers: haltingLayers)
         let heads = model.heads, last = heads.count - 1
         let n = model.labels.count, q = batch.input.queryCount
         let h = model.config.hiddenSize, rows = batch.tokens.tokenCount
         let used: [Int] = switch stage {
         case .finetune: [last]
-        case .joint, .headsKL: Array(heads.indices)
+        case .joint, .headsKL, .tokee: Array(heads.indices)
         case .headsCE: Array(heads.indices.dropLast())
         }
         var logits: [Int: UnsafeMutablePointer<Float>] = [:]
@@ -132,6 +153,21 @@ public final class Trainer: @unchecked Sendable {
             let total = weights.reduce(0, +)
             for (i, w) in zip(used, weights) {
                 loss += softmaxCrossEntropy(logits: logits[i]!, labels: batch.labels, classes: n, dLogits: dBuffer(i), scale: w / total)
+            }
+        case .tokee:
+            // Exit l sees the words whose halting layer is l or above; each
+            // exit's loss is a mean over all the batch's words (Li et al.).
+            let weights = used.map { options.layerWeighted ? Float(heads[$0].layer) : 1 }
+            let total = weights.reduce(0, +)
+            let wordHalts = batch.input.queryRows.map { haltingLayers?[$0] ?? model.layerCount }
+            let words = batch.labels.filter { $0 >= 0 }.count
+            for (i, w) in zip(used, weights) {
+                let l = heads[i].layer
+                let labels = zip(batch.labels, wordHalts).map { $1 >= l ? $0 : -1 }
+                let counted = labels.filter { $0 >= 0 }.count
+                guard counted > 0 else { continue }
+                let share = Float(counted) / Float(max(words, 1))
+                loss += softmaxCrossEntropy(logits: logits[i]!, labels: labels, classes: n, dLogits: dBuffer(i), scale: w / total * share)
             }
         case .headsCE:
             for i in used { loss += softmaxCrossEntropy(logits: logits[i]!, labels: batch.labels, classes: n, dLogits: dBuffer(i)) }
@@ -172,7 +208,7 @@ public final class Trainer: @unchecked Sendable {
             let isLast = e.name.hasPrefix(lastPrefix)
             let included: Bool = switch stage {
             case .finetune: (!isHead && !e.name.hasPrefix("pooler.")) || isLast
-            case .joint: !e.name.hasPrefix("pooler.")
+            case .joint, .tokee: !e.name.hasPrefix("pooler.")
             case .headsCE, .headsKL: isHead && !isLast
             }
             guard included else { return nil }
@@ -190,6 +226,9 @@ public final class Trainer: @unchecked Sendable {
     public func run(train: [EncodedExample], dev: [EncodedExample], out: URL, resume: Bool = false,
                     log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws {
         guard !train.isEmpty else { throw OfframpError("no training examples") }
+        if options.mode.isTOKEE && model.settings.task != .label {
+            throw OfframpError("--mode \(options.mode.rawValue) fine-tunes token labeling models (--task label); this model classifies whole inputs")
+        }
         let stages = TrainingStage.stages(for: options.mode)
         if resume { try loadState(from: out) }
         let stepsPerEpoch = (train.count + options.batchSize - 1) / options.batchSize
@@ -208,10 +247,12 @@ public final class Trainer: @unchecked Sendable {
                 for b in 0..<stepsPerEpoch {
                     if let stop = options.stopAfterSteps, globalStep >= stop { return }
                     let idx = order[(b * options.batchSize) ..< min((b + 1) * options.batchSize, train.count)]
-                    let batch = ExampleBatch(idx.map { train[$0] })
+                    let examples = idx.map { train[$0] }
+                    let batch = ExampleBatch(examples)
                     let pass = TrainingPass(seed: Self.stepSeed(options.seed, globalStep),
                                             hiddenDropout: dropout.0, attentionDropout: dropout.1)
-                    let loss = try lossAndGradients(batch, stage: stage, pass: pass)
+                    let halting = stage == .tokee ? try haltingLayers(examples, step: globalStep) : nil
+                    let loss = try lossAndGradients(batch, stage: stage, pass: pass, haltingLayers: halting)
                     clipGradientNorm(grads, entries: clipEntries, maxNorm: options.maxGradNorm)
                     let stageStep = epochsDone * stepsPerEpoch + b
                     optimizer.update(store: model.store, grads: grads, entries: entries,
@@ -243,6 +284,47 @@ public final class Trainer: @unchecked Sendable {
             epochsDone = 0
             optimizer = AdamW(parameterCount: model.store.storage.count)  // each stage starts afresh
         }
+    }
+
+    // MARK: TOKEE fine-tuning: where each word halts
+
+    /// One halting layer per row of the batch made of `examples`: per word
+    /// drawn uniformly over the exits (tokee-random) or taken from TOKEE
+    /// inference with the current model at a random window and threshold
+    /// (tokee-self); a word's pieces share its layer, [CLS] and [SEP] run
+    /// every layer. Sandwich rule: the batch's first sentences get the most
+    /// aggressive setting (self-sampling only), its last ones run at full depth. Draws depend only on the seed and the step.
+    func haltingLayers(_ examples: [EncodedExample], step: Int) throws -> [Int] {
+        var rng = SeededRandom(seed: Self.stepSeed(options.seed ^ 0x70CE_E5A1, step))
+        let exits = model.settings.exits, last = model.layerCount
+        let count = examples.count
+        let aggressive = Int((Double(count) * options.sandwichAggressive).rounded(.down))
+        let full = Int((Double(count) * options.sandwichFull).rounded(.down))
+        func pick<T>(_ xs: [T]) -> T { xs[Int(rng.next() % UInt64(xs.count))] }
+        var wordLayers: [[Int]]
+        switch options.mode {
+        case .tokeeSelf:
+            let kMin = options.sampleWindows.min()!, tauMax = options.sampleThresholds.max()!
+            let policies: [ExitPolicy] = (0..<count).map { i in
+                if i < aggressive {  // the reference flips a coin: smallest window or largest threshold
+                    return rng.next() % 2 == 0 ? .tokee(window: kMin, tau: pick(options.sampleThresholds), .entropy)
+                                               : .tokee(window: pick(options.sampleWindows), tau: tauMax, .entropy)
+                }
+                return .tokee(window: pick(options.sampleWindows), tau: pick(options.sampleThresholds), .entropy)
+            }
+            let run = try EarlyExitRunner(model: model).run(examples, policyFor: { policies[$0] }, batchSize: max(count, 1))
+            wordLayers = run.results.map(\.exitLayers)
+        default:
+            wordLayers = examples.enumerated().map { i, e in
+                e.queryPositions.map { _ in pick(exits) }
+            }
+        }
+        for i in max(0, count - full) ..< count { wordLayers[i] = wordLayers[i].map { _ in last } }
+        var rows: [Int] = []
+        for (e, layers) in zip(examples, wordLayers) {
+            rows += e.wordOfRow().map { $0 >= 0 ? layers[$0] : last }
+        }
+        return rows
     }
 
     // MARK: Reproducibility

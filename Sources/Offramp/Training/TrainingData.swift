@@ -9,9 +9,14 @@ public struct EncodedExample: Sendable, Equatable {
     public var typeIds: [Int32]
     public var queryPositions: [Int]
     public var labels: [Int32]
+    /// Token task: each row's word (an index into `queryPositions`), -1 for
+    /// special tokens; empty for the sequence task. TOKEE halts a word's
+    /// pieces together.
+    public var rowWords: [Int32]
 
-    public init(ids: [Int32], typeIds: [Int32], queryPositions: [Int], labels: [Int32]) {
+    public init(ids: [Int32], typeIds: [Int32], queryPositions: [Int], labels: [Int32], rowWords: [Int32] = []) {
         self.ids = ids; self.typeIds = typeIds; self.queryPositions = queryPositions; self.labels = labels
+        self.rowWords = rowWords
     }
 }
 
@@ -36,15 +41,24 @@ public enum ExampleEncoder {
         let indices = try labels.indices(of: sentences, file: file)
         return try sentences.enumerated().map { i, s in
             let enc = try tokenizer.encode(words: s.words, maxLength: maxLength)
-            var positions: [Int] = [], tags: [Int32] = []
-            var seen = Set<Int32>()
-            for (pos, w) in enc.wordIds.enumerated() where w >= 0 && !seen.contains(w) {
-                seen.insert(w)
-                positions.append(pos)
-                tags.append(Int32(indices[i][Int(w)]))
-            }
-            return EncodedExample(ids: enc.ids, typeIds: enc.typeIds, queryPositions: positions, labels: tags)
+            return wordExample(enc, labels: indices[i].map(Int32.init)).example
         }
+    }
+
+    /// The example of one encoded word sequence: each word's label (-1 for
+    /// none) at its first piece. Also returns, per input word, its index
+    /// among the example's words (nil when truncation or normalization left
+    /// it no piece).
+    public static func wordExample(_ enc: Encoding, labels: [Int32]?) -> (example: EncodedExample, wordIndex: [Int: Int]) {
+        var positions: [Int] = [], tags: [Int32] = []
+        var index: [Int: Int] = [:]  // input word -> index among the words kept
+        for (pos, w) in enc.wordIds.enumerated() where w >= 0 && index[Int(w)] == nil {
+            index[Int(w)] = positions.count
+            positions.append(pos)
+            tags.append(labels?[Int(w)] ?? -1)
+        }
+        let rowWords = enc.wordIds.map { $0 >= 0 ? Int32(index[Int($0)]!) : -1 }
+        return (EncodedExample(ids: enc.ids, typeIds: enc.typeIds, queryPositions: positions, labels: tags, rowWords: rowWords), index)
     }
 }
 

@@ -22,6 +22,8 @@ public final class TrainingPass: @unchecked Sendable {
 public final class LayerTape: @unchecked Sendable {
     let buffers = Workspace()
     var rows = 0
+    /// The rows that were queries (nil: all): TOKEE fine-tuning's halted rows are not.
+    var queryRows: [Int]?
     var segments = AttentionSegments(starts: [], lengths: [])
     var probabilityOffsets: [Int] = []
     var pass: TrainingPass

@@ -1,0 +1,69 @@
+import Foundation
+
+// MARK: - The library API: label words with SENTEE / TOKEE early exit
+
+/// One word's prediction.
+public struct TaggedWord: Sendable, Equatable {
+    public let word: String
+    /// nil when the word got no piece (cut off by --max-length, or nothing
+    /// left after normalization): no layer saw it.
+    public let label: String?
+    /// Probability of the chosen label.
+    public let probability: Float
+    /// The 1-based layer at which the word halted (0 when unlabeled).
+    public let exitLayer: Int
+}
+
+/// A multi-exit sequence labeler (POS, NER) whose words halt as soon as
+/// they, or their window, are sure enough.
+///
+/// ```swift
+/// let tagger = try AdaptiveTagger.load(directory: modelURL)
+/// let tagged = try tagger.tag([["Stocks", "rose", "sharply", "."]], policy: .tokee(window: 2, tau: 0.1, .entropy))
+/// print(tagged[0].map { "\($0.word)/\($0.label ?? "-")@\($0.exitLayer)" })
+/// ```
+public final class AdaptiveTagger: @unchecked Sendable {
+    public let model: MultiExitModel
+    let runner: EarlyExitRunner
+    /// Tokens per sentence, [CLS] and [SEP] included.
+    public var maxLength: Int
+    /// The model's calibrated policy, else full depth.
+    public let defaultPolicy: ExitPolicy
+
+    public init(model: MultiExitModel) throws {
+        guard model.settings.task == .label else {
+            throw OfframpError("\(model.directory.path): this model classifies whole texts (task classify); use AdaptiveClassifier")
+        }
+        self.model = model
+        runner = try EarlyExitRunner(model: model)
+        maxLength = model.defaultMaxLength
+        defaultPolicy = try model.calibratedPolicy()
+    }
+
+    public static func load(directory: URL) throws -> AdaptiveTagger {
+        try AdaptiveTagger(model: try MultiExitModel.load(directory: directory))
+    }
+
+    /// Labels pre-split sentences under `policy` (default: `defaultPolicy`).
+    public func tag(_ sentences: [[String]], policy: ExitPolicy? = nil, batchSize: Int = 32) throws -> [[TaggedWord]] {
+        guard !sentences.isEmpty else { throw OfframpError("no sentences to label") }
+        var examples: [EncodedExample] = [], indices: [[Int: Int]] = []
+        for (i, words) in sentences.enumerated() {
+            guard !words.isEmpty else { throw OfframpError("sentence \(i + 1) has no words") }
+            let (e, index) = ExampleEncoder.wordExample(try model.tokenizer.encode(words: words, maxLength: maxLength), labels: nil)
+            examples.append(e); indices.append(index)
+        }
+        let run = try runner.run(examples, policy: policy ?? defaultPolicy, batchSize: batchSize)
+        return zip(sentences, zip(run.results, indices)).map { words, pair in
+            let (r, index) = pair
+            return words.enumerated().map { w, word in
+                guard let k = index[w] else { return TaggedWord(word: word, label: nil, probability: 0, exitLayer: 0) }
+                return TaggedWord(word: word, label: model.labels[r.labels[k]], probability: r.labelProbabilities[k][r.labels[k]],
+                                  exitLayer: r.exitLayers[k])
+            }
+        }
+    }
+
+    /// Splits text into words at white space (the input format of `tag`).
+    public static func words(_ text: String) -> [String] { text.split(whereSeparator: \.isWhitespace).map(String.init) }
+}
