@@ -35,7 +35,7 @@ public struct SweepPoint: Sendable, Equatable {
 
 public enum ExitSweep {
     /// Default thresholds of SENTEE and TOKEE with the entropy criterion, and their confidence counterparts.
-    public static let tokenEntropyThresholds = [0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6]
+    public static let tokenEntropyThresholds = [0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6]
     public static let tokenConfidenceThresholds = [0.999, 0.99, 0.98, 0.95, 0.9, 0.85, 0.8, 0.7, 0.6]
     /// Default TOKEE window half-widths k.
     public static let tokenWindows = [0, 1, 2, 4]
@@ -135,9 +135,14 @@ public enum ExitSweep {
         let f1 = points.contains { $0.f1 != nil }
         var plot = SVGPlot(title: title, panels: ["speed-up in FLOPs", "speed-up in wall-clock time"],
                            yLabel: f1 ? "entity F1 (%)" : "accuracy (%)")
-        let names = points.map(\.policy).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        // One curve per policy; TOKEE gets one per window.
+        func series(_ p: SweepPoint) -> String {
+            if case .tokee(let k, _, _) = p.exitPolicy { return "\(p.policy) k=\(k)" }
+            return p.policy
+        }
+        let names = points.map(series).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         for name in names {
-            let ps = points.filter { $0.policy == name }
+            let ps = points.filter { series($0) == name }
             plot.add(series: name, panel: 0, points: ps.map { ($0.flopsSpeedup, 100 * $0.score) })
             plot.add(series: name, panel: 1, points: ps.map { ($0.wallSpeedup, 100 * $0.score) })
         }
