@@ -109,14 +109,20 @@ public final class EarlyExitRunner: @unchecked Sendable {
     }
 
     /// Runs `examples` (their ids and type ids; labels are ignored) under `policy`.
-    public func run(_ examples: [EncodedExample], policy: ExitPolicy, batchSize: Int = 32, continuous: Bool = false) throws -> ExitRun {
-        try run(examples, policyFor: { _ in policy }, batchSize: batchSize, continuous: continuous)
+    public func run(_ examples: [EncodedExample], policy: ExitPolicy, batchSize: Int = 32, continuous: Bool = false,
+                    retention: WordVectorRetention = .saved) throws -> ExitRun {
+        try run(examples, policyFor: { _ in policy }, batchSize: batchSize, continuous: continuous, retention: retention)
     }
 
     /// Runs each example under its own policy (TOKEE self-sampling draws one per sentence).
+    ///
+    /// `retention` (PoWER-BERT, classification): after each layer's attention
+    /// a sequence keeps at most that layer's number of word-vectors, so
+    /// elimination and early exit work together in one pass.
     public func run(_ examples: [EncodedExample], policyFor: (Int) -> ExitPolicy, batchSize: Int = 32,
-                    continuous: Bool = false) throws -> ExitRun {
+                    continuous: Bool = false, retention: WordVectorRetention = .saved) throws -> ExitRun {
         guard batchSize > 0 else { throw OfframpError("batch size must be positive") }
+        let elimination = try model.resolve(retention)
         let labeling = model.settings.task == .label
         let policies = examples.indices.map(policyFor)
         var seen = Set<String>()
@@ -158,11 +164,16 @@ public final class EarlyExitRunner: @unchecked Sendable {
             }
             // One layer for every cohort.
             for c in cohorts {
-                let starts = c.starts
-                let activeSet = labeling ? queryingRows(c, starts: starts) : ActiveSet(starts: starts, lengths: c.lengths)
-                encoder.layerStep(c.depth, c.states.pointer, active: activeSet)
-                flops += encoder.layerFlops(activeSet)
+                let inputStarts = c.starts
+                let activeSet = labeling ? queryingRows(c, starts: inputStarts) : ActiveSet(starts: inputStarts, lengths: c.lengths)
+                let extract = elimination.map {
+                    ExtractStep(keep: $0.0.kept(after: c.depth, lengths: c.lengths), selection: $0.1, layer: c.depth)
+                }
+                encoder.layerStep(c.depth, c.states.pointer, active: activeSet, extract: extract)
+                flops += encoder.layerFlops(activeSet, kept: extract?.keep.reduce(0, +))
                 c.depth += 1
+                if let extract { c.lengths = extract.keep }  // the step packed the kept rows
+                let starts = c.starts
                 guard let head = headAt[c.depth] else { continue }
                 let input = labeling ? allWords(c, starts: starts)
                                      : HeadInput.sequences(starts: starts, lengths: c.lengths)

@@ -3,20 +3,25 @@
 extension MultiExitModel {
     /// Runs the whole encoder on `batch` and returns, for each exit (in
     /// `settings.exits` order), its logits (Q, N) for the batch's query rows.
-    public func allExitLogits(_ batch: ExampleBatch) throws -> [[Float]] {
+    /// PoWER-BERT models eliminate word-vectors as `retention` says.
+    public func allExitLogits(_ batch: ExampleBatch, retention: WordVectorRetention = .saved) throws -> [[Float]] {
         try encoder.validate(batch.tokens)
+        let elimination = try resolve(retention)
         let h = config.hiddenSize, t = batch.tokens.tokenCount, n = labels.count, q = batch.input.queryCount
         let x = workspace.buffer("eval.x", count: t * h)
         encoder.embed(batch.tokens, into: x)
-        let active = ActiveSet(batch.tokens)
+        var active = ActiveSet(batch.tokens)
         var out: [[Float]] = []
         var next = 0
         for l in 1...layerCount {
-            encoder.layerStep(l - 1, x, active: active)
+            let extract = elimination.map { ExtractStep(keep: $0.0.kept(after: l - 1, lengths: active.lengths), selection: $0.1, layer: l - 1) }
+            encoder.layerStep(l - 1, x, active: active, extract: extract)
+            if let extract { active = ActiveSet(lengths: extract.keep) }
+            let input = extract == nil ? batch.input : .sequences(starts: active.starts, lengths: active.lengths)
             while next < heads.count && heads[next].layer == l {
                 var logits = [Float](repeating: 0, count: q * n)
                 logits.withUnsafeMutableBufferPointer {
-                    heads[next].forward(x, input: batch.input, logits: $0.baseAddress!, workspace: workspace)
+                    heads[next].forward(x, input: input, logits: $0.baseAddress!, workspace: workspace)
                 }
                 out.append(logits)
                 next += 1
@@ -27,12 +32,13 @@ extension MultiExitModel {
 
     /// Every exit's predicted label index for every query row of `examples`
     /// (per exit, per example, per query position), batched `batchSize` at a time.
-    public func exitPredictions(_ examples: [EncodedExample], batchSize: Int = 32) throws -> [[[Int]]] {
+    public func exitPredictions(_ examples: [EncodedExample], batchSize: Int = 32,
+                                retention: WordVectorRetention = .saved) throws -> [[[Int]]] {
         var out = [[[Int]]](repeating: [], count: heads.count)
         let n = labels.count
         for start in stride(from: 0, to: examples.count, by: batchSize) {
             let chunk = Array(examples[start ..< min(start + batchSize, examples.count)])
-            let logits = try allExitLogits(ExampleBatch(chunk))
+            let logits = try allExitLogits(ExampleBatch(chunk), retention: retention)
             for e in heads.indices {
                 var row = 0
                 for ex in chunk {
@@ -51,8 +57,9 @@ extension MultiExitModel {
 
     /// Every exit's accuracy and, for BIO label sets, its entity counts, from
     /// one pass over `examples`.
-    public func exitScores(_ examples: [EncodedExample], batchSize: Int = 32) throws -> (accuracy: [Double], entityF1: [EntityCounts]?) {
-        let predicted = try exitPredictions(examples, batchSize: batchSize)
+    public func exitScores(_ examples: [EncodedExample], batchSize: Int = 32,
+                           retention: WordVectorRetention = .saved) throws -> (accuracy: [Double], entityF1: [EntityCounts]?) {
+        let predicted = try exitPredictions(examples, batchSize: batchSize, retention: retention)
         return (accuracies(predicted, examples), entityCounts(predicted, examples))
     }
 

@@ -43,6 +43,11 @@ public struct ExitSettings: Codable, Sendable, Equatable {
     public var maxLength: Int?
     /// The default exit policy (`offramp calibrate` writes it), e.g. "entropy:0.3".
     public var policy: String?
+    /// PoWER-BERT: word-vectors kept after each layer's attention (written
+    /// by `offramp power search` / `retrain`; the default for inference).
+    public var retention: [Int]?
+    /// How those word-vectors are chosen (default: attention).
+    public var extractSelection: ExtractSelection?
 
     public init(task: ExitTask, labels: [String], head: HeadKind = .linear, pooling: HeadPooling = .cls,
                 exits: [Int], trainingMode: String? = nil) {
@@ -55,7 +60,8 @@ public struct ExitSettings: Codable, Sendable, Equatable {
         case task, labels, head, pooling, exits
         case trainingMode = "training_mode", fastbertWidth = "fastbert_width", fastbertHeads = "fastbert_heads"
         case maxLength = "max_length"
-        case policy
+        case policy, retention
+        case extractSelection = "extract_selection"
     }
 
     /// Reads the section from a config's extra keys; nil when the config has none.
@@ -87,6 +93,10 @@ public struct ExitSettings: Codable, Sendable, Equatable {
         }
         guard fastbertWidth > 0, fastbertHeads > 0, fastbertWidth % fastbertHeads == 0 else {
             throw OfframpError("\(file): fastbert_width must be a positive multiple of fastbert_heads")
+        }
+        if let retention {
+            do { _ = try Retention(retention, layers: layers) } catch let e as OfframpError { throw OfframpError("\(file): offramp.retention: \(e.message)") }
+            guard task == .classify else { throw OfframpError("\(file): offramp.retention applies to classification models only") }
         }
     }
 }

@@ -11,7 +11,7 @@ import Foundation
 public final class MultiExitModel: @unchecked Sendable {
     public let directory: URL
     public private(set) var config: BertConfig
-    public let settings: ExitSettings
+    public internal(set) var settings: ExitSettings
     public let store: ParameterStore
     public let encoder: BertEncoder
     /// heads[i] is the exit after layer settings.exits[i].
@@ -24,6 +24,18 @@ public final class MultiExitModel: @unchecked Sendable {
 
     /// Tokens per input at inference unless told otherwise: the training length, else 128.
     public var defaultMaxLength: Int { settings.maxLength ?? min(128, config.maxPositionEmbeddings) }
+
+    /// The retention configuration a choice stands for (nil: no elimination).
+    public func resolve(_ choice: WordVectorRetention) throws -> (Retention, ExtractSelection)? {
+        switch choice {
+        case .all: return nil
+        case .configuration(let r, let s):
+            guard settings.task == .classify else { throw OfframpError("PoWER-BERT elimination applies to classification models only") }
+            return (r, s)
+        case .saved:
+            return try settings.retention.map { (try Retention($0, layers: layerCount), settings.extractSelection ?? .attention) }
+        }
+    }
 
     /// The policy saved by `offramp calibrate`, else full depth.
     public func calibratedPolicy() throws -> ExitPolicy {

@@ -26,6 +26,13 @@ public struct ActiveSet: Sendable, Equatable {
 
     public init(_ batch: PackedBatch) { self.init(starts: batch.starts, lengths: batch.lengths) }
 
+    /// Sequences of these lengths packed end to end, every row a query.
+    public init(lengths: [Int]) {
+        var starts: [Int] = [], acc = 0
+        for n in lengths { starts.append(acc); acc += n }
+        self.init(starts: starts, lengths: lengths)
+    }
+
     /// Only `isQuery(row)` rows ask; the others stay keys and values.
     public init(starts: [Int], lengths: [Int], isQuery: (Int) -> Bool) {
         self.init(starts: starts, lengths: lengths)

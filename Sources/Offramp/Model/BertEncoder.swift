@@ -115,11 +115,14 @@ public final class BertEncoder: @unchecked Sendable {
     }
 
     /// Runs layer `l` (0-based) on the active rows of x (T, H), in place.
+    ///
+    /// With `extract` (PoWER-BERT), each sequence keeps extract.keep[s] rows
+    /// after the attention; the output is packed as ActiveSet(lengths: extract.keep).
     public func layerStep(
         _ l: Int, _ x: UnsafeMutablePointer<Float>, active: ActiveSet,
-        probabilities: (buffer: UnsafeMutablePointer<Float>, offsets: [Int])? = nil
+        probabilities: (buffer: UnsafeMutablePointer<Float>, offsets: [Int])? = nil, extract: ExtractStep? = nil
     ) {
-        layers[l](x, active: active, workspace: workspace, probabilities: probabilities)
+        layers[l](x, active: active, workspace: workspace, probabilities: probabilities, extract: extract)
     }
 
     /// The full-depth forward pass.
@@ -161,12 +164,13 @@ public final class BertEncoder: @unchecked Sendable {
     }
 
     /// FLOPs of one layer step on an active set: keys and values for every
-    /// row; queries, attention output and feed-forward for the query rows;
-    /// the attention products for each sequence's queries against its keys.
-    public func layerFlops(_ active: ActiveSet) -> Double {
+    /// row; queries, attention output and feed-forward for the query rows
+    /// (for the `kept` rows only after a PoWER-BERT extract); the attention
+    /// products for each sequence's queries against its keys.
+    public func layerFlops(_ active: ActiveSet, kept: Int? = nil) -> Double {
         let h = Double(config.hiddenSize), i = Double(config.intermediateSize)
-        let rows = Double(active.rowCount), queries = Double(active.queryCount)
-        let dense = 2 * rows * 2 * h * h + 2 * queries * (2 * h * h + 2 * h * i)
+        let rows = Double(active.rowCount), queries = Double(active.queryCount), onward = Double(kept ?? active.queryCount)
+        let dense = 2 * rows * 2 * h * h + 2 * queries * h * h + 2 * onward * (h * h + 2 * h * i)
         let attention = zip(active.queryCounts, active.lengths).reduce(0.0) { $0 + 2 * 2 * Double($1.0) * Double($1.1) * h }
         return dense + attention
     }

@@ -79,12 +79,13 @@ public struct BertLayer: @unchecked Sendable {
     func callAsFunction(
         _ x: UnsafeMutablePointer<Float>, active: ActiveSet, workspace ws: Workspace,
         probabilities: (buffer: UnsafeMutablePointer<Float>, offsets: [Int])? = nil,
-        tape: LayerTape? = nil
+        tape: LayerTape? = nil, extract: ExtractStep? = nil, softExtract: SoftExtractStep? = nil
     ) {
         let h = config.hiddenSize, inter = config.intermediateSize
         let heads = config.numAttentionHeads, d = h / heads
         let eps = Float(config.layerNormEps)
-        let rows = active.rowCount, nq = active.queryCount
+        let rows = active.rowCount
+        var nq = active.queryCount
         if rows == 0 { return }
         if nq == 0 {  // every row halted: the layer copies them all
             if let tape {
@@ -100,7 +101,7 @@ public struct BertLayer: @unchecked Sendable {
 
         // Self-attention. q is (nq, ·) with stride ldq; k and v are (rows, ·) in qkv.
         let qkv = keep.buffer("layer.qkv", count: rows * 3 * h)
-        let residual: UnsafeMutablePointer<Float>  // the query rows' input, (nq, H)
+        var residual: UnsafeMutablePointer<Float>  // the query rows' input, (nq, H)
         let q: UnsafeMutablePointer<Float>, ldq: Int
         if let queryRows = active.queryRows {
             if let tape {  // every row's input: keys and values are computed from it
@@ -140,14 +141,36 @@ public struct BertLayer: @unchecked Sendable {
                 dropoutMask(probMask!, count: total, p: tape.pass.attentionDropout, rng: &tape.pass.rng)
             }
         }
+        let selection = extract?.selection ?? softExtract?.selection
+        if probs == nil, selection?.needsAttention == true {  // significance reads the probabilities
+            let (offsets, total) = Self.probabilityLayout(segments, heads: heads)
+            probs = (ws.buffer("layer.extractProbs", count: total), offsets)
+        }
         multiHeadAttention(
             out: ctx, ldOut: h, q: q, ldq: ldq, k: qkv + h, ldk: 3 * h, v: qkv + 2 * h, ldv: 3 * h,
             segments: segments, heads: heads, headDim: d,
             probabilities: probs?.buffer, probabilityOffsets: probs?.offsets, dropoutMask: probMask, workspace: ws)
 
+        // PoWER-BERT extract layer: only the kept word-vectors go on, packed
+        // in order (sequence by sequence), so the output is the next layer's
+        // compacted input.
+        var attended = ctx
+        if let extract {
+            precondition(active.queryRows == nil, "an extract layer needs every row as a query")
+            let kept = Self.keptRows(extract, active: active, probabilities: probs, heads: heads)
+            let ctxK = keep.buffer("layer.ctxK", count: kept.count * h)
+            let residualK = keep.buffer("layer.residualK", count: kept.count * h)
+            for (i, r) in kept.enumerated() {
+                (ctxK + i * h).update(from: ctx + r * h, count: h)
+                (residualK + i * h).update(from: residual + r * h, count: h)
+            }
+            attended = ctxK; residual = residualK; nq = kept.count
+            tape?.keptRows = kept
+        }
+
         // Attention output: dense, then LayerNorm(· + bias + input).
         let attnOut = keep.buffer("layer.attnOut", count: nq * h)
-        matmulTransposedB(attnOut, ctx, attentionOutput.weight, rows: nq, inDim: h, outDim: h)
+        matmulTransposedB(attnOut, attended, attentionOutput.weight, rows: nq, inDim: h, outDim: h)
         if let tape {
             addBias(attnOut, attentionOutput.bias, rows: nq, cols: h)
             tape.dropout("layer.mask1", attnOut, count: nq * h)
@@ -159,6 +182,19 @@ public struct BertLayer: @unchecked Sendable {
         } else {
             residualLayerNorm(out: attnOut, x: attnOut, bias: attentionOutput.bias, residual: residual,
                               gamma: attentionOutput.gamma, beta: attentionOutput.beta, rows: nq, cols: h, eps: eps)
+        }
+        if let softExtract, let tape {
+            // Soft extract (configuration search): the k-th most significant
+            // vector of each sequence is scaled by r[k].
+            precondition(active.queryRows == nil && extract == nil, "soft extract runs on full sequences")
+            tape.buffers.buffer("layer.attnOutRaw", count: nq * h).update(from: attnOut, count: nq * h)
+            let ranks = Self.rowRanks(softExtract, active: active, probabilities: probs, heads: heads)
+            for (row, k) in ranks.enumerated() {
+                let scale = softExtract.r[k], v = attnOut + row * h
+                for c in 0..<h { v[c] *= scale }
+            }
+            tape.softExtract = softExtract
+            tape.ranks = ranks
         }
 
         // Feed-forward: act(dense) then dense, LayerNorm(· + bias + attnOut).
@@ -188,6 +224,8 @@ public struct BertLayer: @unchecked Sendable {
             }
             tape.rows = rows
             tape.queryRows = active.queryRows
+            if extract == nil { tape.keptRows = nil }
+            if softExtract == nil { tape.softExtract = nil }
         } else if let queryRows = active.queryRows {
             residualLayerNorm(out: ffnOut, x: ffnOut, bias: output.bias, residual: attnOut,
                               gamma: output.gamma, beta: output.beta, rows: nq, cols: h, eps: eps)
@@ -196,6 +234,35 @@ public struct BertLayer: @unchecked Sendable {
             residualLayerNorm(out: x, x: ffnOut, bias: output.bias, residual: attnOut,
                               gamma: output.gamma, beta: output.beta, rows: nq, cols: h, eps: eps)
         }
+    }
+
+    /// The rows an extract layer keeps, ascending (so sequence by sequence, in order).
+    static func keptRows(_ e: ExtractStep, active: ActiveSet, probabilities: (buffer: UnsafeMutablePointer<Float>, offsets: [Int])?,
+                         heads: Int) -> [Int] {
+        var rows: [Int] = []
+        for s in 0..<active.sequenceCount {
+            let n = active.lengths[s]
+            let ranking = extractRanking(selection: e.selection, n: n, layer: e.layer) {
+                significance(probabilities!.buffer + probabilities!.offsets[s], heads: heads, n: n, excludeSelf: e.selection == .attentionNoSelf)
+            }
+            rows += ranking.prefix(min(e.keep[s], n)).sorted().map { active.starts[s] + $0 }
+        }
+        return rows
+    }
+
+    /// Each row's rank within its sequence for the soft extract (0: [CLS]).
+    static func rowRanks(_ e: SoftExtractStep, active: ActiveSet, probabilities: (buffer: UnsafeMutablePointer<Float>, offsets: [Int])?,
+                         heads: Int) -> [Int] {
+        var ranks = [Int](repeating: 0, count: active.rowCount)
+        for s in 0..<active.sequenceCount {
+            let n = active.lengths[s]
+            precondition(n <= e.count, "sequence of \(n) tokens is longer than the retention parameters (\(e.count))")
+            let ranking = extractRanking(selection: e.selection, n: n, layer: e.layer) {
+                significance(probabilities!.buffer + probabilities!.offsets[s], heads: heads, n: n, excludeSelf: e.selection == .attentionNoSelf)
+            }
+            for (k, pos) in ranking.enumerated() { ranks[active.starts[s] + pos] = k }
+        }
+        return ranks
     }
 
     /// Where each sequence's (heads, queries, keys) probabilities start, and the total.
@@ -220,8 +287,8 @@ public struct BertLayer: @unchecked Sendable {
                   grads: Gradients, workspace ws: Workspace) {
         let h = config.hiddenSize, inter = config.intermediateSize
         let heads = config.numAttentionHeads, d = h / heads
-        let rows = tape.rows, queryRows = tape.queryRows
-        let nq = queryRows?.count ?? rows
+        let rows = tape.rows, queryRows = tape.queryRows, kept = tape.keptRows
+        let nq = queryRows?.count ?? kept?.count ?? rows  // rows that went through the feed-forward block
         let t = tape.buffers
         func zeroed(_ name: String, _ count: Int) -> UnsafeMutablePointer<Float> {
             let p = ws.buffer(name, count: count)
@@ -260,9 +327,22 @@ public struct BertLayer: @unchecked Sendable {
         linearBackward(dInp: dAttnOut, dWeight: grads[intermediate.weight], dBias: grads[intermediate.bias], dOut: dHidden,
                        inp: t.buffer("layer.attnOut", count: nq * h), weight: intermediate.weight,
                        rows: nq, inDim: h, outDim: inter)
-        // attnOut = LN1(drop(ctx·Woᵀ + bo) + input), the residual being the query rows' input
+        if let soft = tape.softExtract {
+            // scaled_i = raw_i · r[rank_i]: the gradient splits between raw_i and r.
+            let raw = t.buffer("layer.attnOutRaw", count: nq * h)
+            for (i, k) in tape.ranks.enumerated() {
+                let g = dAttnOut + i * h, x = raw + i * h
+                var dot: Float = 0
+                for c in 0..<h { dot += g[c] * x[c] }
+                soft.dR[k] += dot
+                let scale = soft.r[k]
+                for c in 0..<h { g[c] *= scale }
+            }
+        }
+        // attnOut = LN1(drop(ctx·Woᵀ + bo) + input), the residual being the query (or kept) rows' input
         let dSum1 = zeroed("grad.sum1", nq * h)
-        let dResidual = queryRows == nil ? dInput : zeroed("grad.xq", nq * h)
+        let gathered = queryRows ?? kept
+        let dResidual = gathered == nil ? dInput : zeroed("grad.xq", nq * h)
         layerNormBackward(dInp: dSum1, dGamma: grads[attentionOutput.gamma], dBeta: grads[attentionOutput.beta],
                           dOut: dAttnOut, inp: t.buffer("layer.sum1", count: nq * h),
                           mean: t.buffer("layer.mean1", count: nq), rstd: t.buffer("layer.rstd1", count: nq),
@@ -270,8 +350,13 @@ public struct BertLayer: @unchecked Sendable {
         tape.applyMask("layer.mask1", dSum1, count: nq * h)
         let dCtx = zeroed("grad.ctx", nq * h)
         linearBackward(dInp: dCtx, dWeight: grads[attentionOutput.weight], dBias: grads[attentionOutput.bias], dOut: dSum1,
-                       inp: t.buffer("layer.ctx", count: nq * h), weight: attentionOutput.weight,
+                       inp: t.buffer(kept == nil ? "layer.ctx" : "layer.ctxK", count: nq * h), weight: attentionOutput.weight,
                        rows: nq, inDim: h, outDim: h)
+        var dAttended = dCtx  // eliminated rows' attention output went nowhere: zero gradient
+        if let kept {
+            dAttended = zeroed("grad.ctxAll", rows * h)
+            for (i, r) in kept.enumerated() { (dAttended + r * h).update(from: dCtx + i * h, count: h) }
+        }
         // ctx = attention(q, k, v); qkv = input·Wqkvᵀ + b. With a query subset
         // the queries were gathered (nq, H): their gradient is scattered into
         // the query columns of dQKV, which stay zero for the other rows.
@@ -283,7 +368,7 @@ public struct BertLayer: @unchecked Sendable {
         let total = tape.probabilityOffsets.isEmpty ? 0 : Self.probabilityLayout(tape.segments, heads: heads).total
         multiHeadAttentionBackward(
             dQ: dQ, lddq: ldq, dK: dQKV + h, lddk: 3 * h, dV: dQKV + 2 * h, lddv: 3 * h,
-            dOut: dCtx, ldOut: h, q: q, ldq: ldq, k: qkv + h, ldk: 3 * h, v: qkv + 2 * h, ldv: 3 * h,
+            dOut: dAttended, ldOut: h, q: q, ldq: ldq, k: qkv + h, ldk: 3 * h, v: qkv + 2 * h, ldv: 3 * h,
             probabilities: t.buffer("layer.probs", count: total), probabilityOffsets: tape.probabilityOffsets,
             dropoutMask: tape.pass.attentionDropout > 0 ? t.buffer("layer.probMask", count: total) : nil,
             segments: tape.segments, heads: heads, headDim: d, workspace: ws)
@@ -293,8 +378,8 @@ public struct BertLayer: @unchecked Sendable {
         linearBackward(dInp: dInput, dWeight: grads[attention.qkvWeight], dBias: grads[attention.qkvBias], dOut: dQKV,
                        inp: t.buffer("layer.input", count: rows * h), weight: attention.qkvWeight,
                        rows: rows, inDim: h, outDim: 3 * h)
-        if let queryRows {
-            for (i, r) in queryRows.enumerated() { vectorAdd(dInput + r * h, dResidual + i * h, count: h) }
+        if let gathered {
+            for (i, r) in gathered.enumerated() { vectorAdd(dInput + r * h, dResidual + i * h, count: h) }
         }
     }
 }

@@ -66,11 +66,22 @@ public struct TrainingOptions: Sendable {
     /// takes the most aggressive setting, this fraction (its last) full depth.
     public var sandwichAggressive = 0.2
     public var sandwichFull = 0.3
+    /// PoWER-BERT: search a retention configuration, or re-train at one.
+    public var wordVectors: WordVectorTraining?
     /// Stop after this many steps in total without saving (tests simulate a kill with it).
     public var stopAfterSteps: Int?
     public var showProgress = true
 
     public init() {}
+}
+
+/// PoWER-BERT's training steps 2 and 3 (METHODS section 5).
+public enum WordVectorTraining: Sendable {
+    /// Soft extract layers; the loss adds λ Σ_j j·mass(r_j); r learns at its
+    /// own rate. `length` is the longest input (the size of each r_j).
+    case search(lambda: Double, selection: ExtractSelection, learningRate: Float, length: Int)
+    /// Hard extract layers at a retention configuration.
+    case retrain(Retention, ExtractSelection)
 }
 
 /// What a training run reports per epoch.
@@ -100,6 +111,8 @@ public final class Trainer: @unchecked Sendable {
     public private(set) var reports: [EpochReport] = []
     /// Mean loss of the most recent step.
     public private(set) var lastLoss: Double = 0
+    /// The configuration search's retention parameters.
+    public let retentionParameters: RetentionParameters?
 
     public init(model: MultiExitModel, options: TrainingOptions) {
         self.model = model
@@ -109,6 +122,20 @@ public final class Trainer: @unchecked Sendable {
         let pass = TrainingPass.deterministic()
         tape = EncoderTape(layers: model.layerCount, pass: pass)
         headTapes = model.heads.map { _ in LayerTape(pass: pass) }
+        if case .search(_, let selection, _, let length) = options.wordVectors {
+            retentionParameters = RetentionParameters(layers: model.layerCount, length: length, selection: selection)
+        } else {
+            retentionParameters = nil
+        }
+    }
+
+    /// What the training forward eliminates, if anything.
+    var elimination: Elimination? {
+        switch options.wordVectors {
+        case .search: retentionParameters.map { .soft($0) }
+        case .retrain(let r, let s): .hard(r, s)
+        case nil: nil
+        }
     }
 
     // MARK: One step
@@ -121,7 +148,15 @@ public final class Trainer: @unchecked Sendable {
         grads.zero()
         tape.reset(pass: pass)
         for t in headTapes { t.pass = pass }
-        let hiddens = try model.encoder.forwardTraining(batch.tokens, tape: tape, haltingLayers: haltingLayers)
+        retentionParameters?.zeroGradients()
+        let elimination = self.elimination
+        let hiddens = try model.encoder.forwardTraining(batch.tokens, tape: tape, haltingLayers: haltingLayers, elimination: elimination)
+        // Heads read each layer's layout: compacted when word-vectors were eliminated.
+        func headInput(_ i: Int) -> HeadInput {
+            guard case .hard = elimination else { return batch.input }
+            let layout = tape.layouts[model.heads[i].layer - 1]
+            return .sequences(starts: layout.starts, lengths: layout.lengths)
+        }
         let heads = model.heads, last = heads.count - 1
         let n = model.labels.count, q = batch.input.queryCount
         let h = model.config.hiddenSize, rows = batch.tokens.tokenCount
@@ -133,7 +168,7 @@ public final class Trainer: @unchecked Sendable {
         var logits: [Int: UnsafeMutablePointer<Float>] = [:]
         for i in used {
             let buf = ws.buffer("logits.\(i)", count: q * n)
-            heads[i].forward(hiddens[heads[i].layer - 1], input: batch.input, logits: buf, workspace: ws, tape: headTapes[i])
+            heads[i].forward(hiddens[heads[i].layer - 1], input: headInput(i), logits: buf, workspace: ws, tape: headTapes[i])
             logits[i] = buf
         }
         // Losses and their gradients with respect to the logits.
@@ -192,10 +227,13 @@ public final class Trainer: @unchecked Sendable {
                 }
                 dX = exitGradients[l - 1]
             }
-            heads[i].backward(hiddens[heads[i].layer - 1], input: batch.input, dLogits: d, dX: dX,
+            heads[i].backward(hiddens[heads[i].layer - 1], input: headInput(i), dLogits: d, dX: dX,
                               tape: headTapes[i], grads: grads, workspace: ws)
         }
         if stage.trainsBackbone { model.encoder.backward(tape: tape, exitGradients: exitGradients, grads: grads) }
+        if case .search(let lambda, _, _, _) = options.wordVectors, let rp = retentionParameters {
+            loss += rp.addPenalty(lambda: lambda)
+        }
         return loss
     }
 
@@ -226,6 +264,17 @@ public final class Trainer: @unchecked Sendable {
     public func run(train: [EncodedExample], dev: [EncodedExample], out: URL, resume: Bool = false,
                     log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws {
         guard !train.isEmpty else { throw OfframpError("no training examples") }
+        if options.wordVectors != nil {
+            guard model.settings.task == .classify else { throw OfframpError("PoWER-BERT eliminates word-vectors of classification models (--task classify)") }
+            guard !options.mode.isTOKEE else { throw OfframpError("PoWER-BERT and TOKEE fine-tuning do not combine") }
+        }
+        if case .search(_, _, _, let length) = options.wordVectors, let longest = train.map(\.ids.count).max(), longest > length {
+            throw OfframpError("a training input has \(longest) tokens, more than the retention parameters' length \(length)")
+        }
+        if case .retrain(let r, let s) = options.wordVectors {
+            model.settings.retention = r.lengths
+            model.settings.extractSelection = s
+        }
         if options.mode.isTOKEE && model.settings.task != .label {
             throw OfframpError("--mode \(options.mode.rawValue) fine-tunes token labeling models (--task label); this model classifies whole inputs")
         }
@@ -257,6 +306,7 @@ public final class Trainer: @unchecked Sendable {
                     let stageStep = epochsDone * stepsPerEpoch + b
                     optimizer.update(store: model.store, grads: grads, entries: entries,
                                      scale: linearWarmupDecay(step: stageStep + 1, warmup: warmup, total: totalSteps))
+                    if case .search(_, _, let lr, _) = options.wordVectors { retentionParameters?.update(learningRate: lr) }
                     globalStep += 1
                     lastLoss = loss
                     lossSum += loss; seen += idx.count
@@ -277,6 +327,12 @@ public final class Trainer: @unchecked Sendable {
                 if let devScores {
                     log(Self.exitTable(model, devScores.accuracy, f1: devScores.entityF1?.map(\.f1),
                                        title: "dev after \(stage.rawValue) epoch \(epochsDone)"))
+                }
+                if let rp = retentionParameters {
+                    let found = try rp.retention()
+                    model.settings.retention = found.lengths
+                    model.settings.extractSelection = rp.selection
+                    log("retention masses " + rp.masses.map { String(format: "%.1f", $0) }.joined(separator: " ") + " -> configuration \(found)")
                 }
                 try model.save(to: out, trainingMode: options.mode.rawValue, extraFiles: [("trainer_state.safetensors", try stateData())])
             }
@@ -364,6 +420,10 @@ public final class Trainer: @unchecked Sendable {
         try w.add("adam.v", shape: [optimizer.v.count], floats: UnsafeBufferPointer(optimizer.v.buffer))
         w.metadata = ["stage": String(stageIndex), "epochs_done": String(epochsDone), "global_step": String(globalStep),
                       "adam_step": String(optimizer.step), "mode": options.mode.rawValue, "seed": String(options.seed)]
+        if let rp = retentionParameters {
+            try rp.state(into: &w)
+            w.metadata["retention_adam_step"] = String(rp.optimizer.step)
+        }
         return try w.serialized()
     }
 
@@ -383,6 +443,7 @@ public final class Trainer: @unchecked Sendable {
         stageIndex = try meta("stage")
         epochsDone = try meta("epochs_done")
         globalStep = try meta("global_step")
+        if let rp = retentionParameters { try rp.load(from: file, adamStep: try meta("retention_adam_step")) }
     }
 }
 

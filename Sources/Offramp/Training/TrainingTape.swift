@@ -24,6 +24,14 @@ public final class LayerTape: @unchecked Sendable {
     var rows = 0
     /// The rows that were queries (nil: all): TOKEE fine-tuning's halted rows are not.
     var queryRows: [Int]?
+    /// The rows a PoWER-BERT extract layer kept (nil: none eliminated); the
+    /// output holds them packed in order.
+    var keptRows: [Int]?
+    /// The soft extract of the configuration search, and each row's rank.
+    var softExtract: SoftExtractStep?
+    var ranks: [Int] = []
+    /// Rows of the layer's output.
+    var outputRows: Int { keptRows?.count ?? rows }
     var segments = AttentionSegments(starts: [], lengths: [])
     var probabilityOffsets: [Int] = []
     var pass: TrainingPass
@@ -74,6 +82,8 @@ public final class EncoderTape: @unchecked Sendable {
     public internal(set) var batch = PackedBatch()
     /// The last layer's output (T, H).
     let output = Workspace()
+    /// The layout of each layer's output (sequences shrink under PoWER-BERT).
+    public internal(set) var layouts: [ActiveSet] = []
 
     public init(layers count: Int, pass: TrainingPass) {
         self.pass = pass

@@ -1,0 +1,90 @@
+import Foundation
+
+// MARK: - PoWER-BERT in training: hard extract, or the configuration search
+
+/// Word-vector elimination during a training forward.
+public enum Elimination: Sendable {
+    /// Hard extract layers at a retention configuration (re-training, step 3).
+    case hard(Retention, ExtractSelection)
+    /// Soft extract layers with learned retention parameters (the search, step 2).
+    case soft(RetentionParameters)
+}
+
+/// The configuration search's retention parameters: r_j ∈ [0,1]^n for each
+/// layer j (n = the maximum length), all 1 at the start, trained by AdamW at
+/// their own learning rate and clipped to [0,1] after every step. The loss
+/// adds λ Σ_j j · mass(r_j), mass(r_j) = Σ_k r_j[k].
+public final class RetentionParameters: @unchecked Sendable {
+    public let layers: Int
+    public let length: Int
+    public let selection: ExtractSelection
+    let store: ParameterStore
+    let grads: Gradients
+    let optimizer: AdamW
+
+    public init(layers: Int, length: Int, selection: ExtractSelection) {
+        self.layers = layers
+        self.length = length
+        self.selection = selection
+        store = ParameterStore(specs: [("retention.r", [layers, length])])
+        store["retention.r"].update(repeating: 1, count: layers * length)
+        grads = Gradients(for: store)
+        optimizer = AdamW(parameterCount: layers * length)
+    }
+
+    var r: UnsafeMutablePointer<Float> { store["retention.r"] }
+
+    /// r, (layers, length) row-major: readable and settable (tests, inspection).
+    public var values: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: r, count: layers * length) }
+    /// dLoss/dr of the last step, same layout.
+    public var gradient: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: grads[r], count: layers * length) }
+
+    func step(layer j: Int) -> SoftExtractStep {
+        SoftExtractStep(r: r + j * length, dR: grads[r] + j * length, count: length, selection: selection, layer: j)
+    }
+
+    /// mass(r_j) of each layer.
+    public var masses: [Double] { (0..<layers).map { j in (0..<length).reduce(0.0) { $0 + Double(r[j * length + $1]) } } }
+
+    /// l_j = ceil(mass(r_j)), at least 1, forced non-increasing across layers.
+    public func retention() throws -> Retention {
+        var lengths: [Int] = []
+        for m in masses { lengths.append(min(max(1, Int(m.rounded(.up))), lengths.last ?? Int.max)) }
+        return try Retention(lengths, layers: layers)
+    }
+
+    func zeroGradients() { grads.zero() }
+
+    /// Adds λ Σ_j j·mass(r_j) (j 1-based) to the loss and its gradient to dr; returns the term.
+    func addPenalty(lambda: Double) -> Double {
+        let g = grads[r]
+        var total = 0.0
+        for (j, m) in masses.enumerated() {
+            total += lambda * Double(j + 1) * m
+            for k in 0..<length { g[j * length + k] += Float(lambda * Double(j + 1)) }
+        }
+        return total
+    }
+
+    /// One AdamW step (no decay) at `learningRate`, then r clipped to [0, 1].
+    func update(learningRate: Float) {
+        optimizer.update(store: store, grads: grads, entries: store.entries.map { ($0, AdamW.Group(learningRate: learningRate, weightDecay: 0)) },
+                         scale: 1)
+        let p = r
+        for i in 0..<(layers * length) { p[i] = min(1, max(0, p[i])) }
+    }
+
+    /// r and the optimizer's moments, for checkpoints and `--resume`.
+    func state(into w: inout SafeTensorsWriter) throws {
+        try w.add("retention.r", shape: [layers, length], floats: UnsafeBufferPointer(start: r, count: layers * length))
+        try w.add("retention.adam.m", shape: [layers * length], floats: UnsafeBufferPointer(optimizer.m.buffer))
+        try w.add("retention.adam.v", shape: [layers * length], floats: UnsafeBufferPointer(optimizer.v.buffer))
+    }
+
+    func load(from file: SafeTensorsFile, adamStep: Int) throws {
+        try file.readFloats("retention.r", into: UnsafeMutableBufferPointer(start: r, count: layers * length))
+        try file.readFloats("retention.adam.m", into: optimizer.m.buffer)
+        try file.readFloats("retention.adam.v", into: optimizer.v.buffer)
+        optimizer.step = adamStep
+    }
+}

@@ -1,0 +1,215 @@
+import Foundation
+import Offramp
+import Testing
+
+/// PoWER-BERT: the extract layer keeps [CLS], order and each sequence's own
+/// vectors; keeping everything (or r = 1) is the full model; gradients flow
+/// through the soft and the hard extract; elimination and early exit combine.
+@Suite struct PowerBertTests {
+    static func model(layers: Int = 3, pooling: HeadPooling = .mean) throws -> (MultiExitModel, URL) {
+        let dir = try TrainingGradientTests.tinyPretrained(layers: layers)
+        let model = try MultiExitModel.create(pretrained: dir, settings: ExitSettings(
+            task: .classify, labels: ["a", "b", "c"], head: .linear, pooling: pooling, exits: Array(1...layers)), seed: 3)
+        TrainingGradientTests.enlargeHeadWeights(model)
+        return (model, dir)
+    }
+
+    static let sequences: [[Int32]] = [[2, 7, 9, 11, 5, 3], [2, 20, 8, 3], [2, 33, 12, 12, 6, 30, 3], [2, 14, 3], [2, 9, 9, 21, 17, 25, 31, 6, 3]]
+
+    static func examples() -> [EncodedExample] {
+        sequences.enumerated().map { i, ids in
+            EncodedExample(ids: ids, typeIds: ids.map { _ in 0 }, queryPositions: [0], labels: [Int32(i % 3)])
+        }
+    }
+
+    @Test func retentionIsValidated() throws {
+        #expect(try Retention(parsing: "5, 3,3", layers: 3).lengths == [5, 3, 3])
+        #expect(throws: OfframpError.self) { try Retention([5, 3], layers: 3) }
+        #expect(throws: OfframpError.self) { try Retention([3, 5, 1], layers: 3) }
+        #expect(throws: OfframpError.self) { try Retention([3, 0, 0], layers: 3) }
+        #expect(throws: OfframpError.self) { try Retention(parsing: "5,x,1", layers: 3) }
+    }
+
+    /// One extract step against the naive rule on a packed batch: the kept
+    /// rows are [CLS] plus the most significant others of the same sequence
+    /// (attention received, summed over heads and queries), in order, and
+    /// each kept row's output equals the unpruned layer's output for it.
+    @Test(arguments: [ExtractSelection.attention, .attentionNoSelf, .head, .random])
+    func extractKeepsCLSOrderAndItsOwnSequence(selection: ExtractSelection) throws {
+        let (model, dir) = try Self.model()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let encoder = model.encoder, h = model.config.hiddenSize, heads = model.config.numAttentionHeads
+        let batch = PackedBatch(ids: Self.sequences)
+        let x0 = FloatBuffer(count: batch.tokenCount * h)
+        encoder.embed(batch, into: x0.pointer)
+        var offsets: [Int] = [], total = 0
+        for n in batch.lengths { offsets.append(total); total += heads * n * n }
+        let probs = FloatBuffer(count: total)
+        let full = FloatBuffer(x0.array)
+        encoder.layerStep(0, full.pointer, active: ActiveSet(batch), probabilities: (probs.pointer, offsets))
+        let keep = batch.lengths.map { max(1, $0 / 2) }
+        let pruned = FloatBuffer(x0.array)
+        encoder.layerStep(0, pruned.pointer, active: ActiveSet(batch), extract: ExtractStep(keep: keep, selection: selection, layer: 0))
+        var row = 0
+        for s in 0..<batch.sequenceCount {
+            let n = batch.lengths[s]
+            var sig = [Double](repeating: 0, count: n)
+            for hd in 0..<heads { for q in 0..<n { for k in 0..<n where !(selection == .attentionNoSelf && q == k) {
+                sig[k] += Double(probs[offsets[s] + (hd * n + q) * n + k])
+            } } }
+            let expected: [Int]
+            switch selection {
+            case .attention, .attentionNoSelf:
+                expected = ([0] + (1..<n).sorted { sig[$0] > sig[$1] }.prefix(keep[s] - 1)).sorted()
+            case .head:
+                expected = Array(0..<keep[s])
+            case .random:
+                expected = []
+            }
+            // Which original row each output row is: match it against the unpruned outputs of this sequence.
+            var kept: [Int] = []
+            for i in 0..<keep[s] {
+                let out = (0..<h).map { pruned[(row + i) * h + $0] }
+                let match = (0..<n).first { p in (0..<h).allSatisfy { abs(full[(batch.starts[s] + p) * h + $0] - out[$0]) < 1e-5 } }
+                #expect(match != nil, "output row \(i) of sequence \(s) is one of its own vectors")
+                kept.append(match ?? -1)
+            }
+            #expect(kept.first == 0, "[CLS] is kept first")
+            #expect(kept == kept.sorted() && Set(kept).count == kept.count, "original order")
+            if !expected.isEmpty { #expect(kept == expected, "sequence \(s)") }
+            row += keep[s]
+        }
+    }
+
+    @Test func keepingEveryVectorIsTheFullModelAndBatchedEqualsAlone() throws {
+        let (model, dir) = try Self.model()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = Self.examples()
+        let everything = try Retention([9, 9, 9], layers: 3)
+        let full = try model.allExitLogits(ExampleBatch(data), retention: .all)
+        let kept = try model.allExitLogits(ExampleBatch(data), retention: .configuration(everything, .attention))
+        #expect(zip(full.joined(), kept.joined()).allSatisfy { abs($0 - $1) < 1e-5 })
+        // Elimination that bites: batched equals one at a time, and the runner equals allExitLogits.
+        let config = WordVectorRetention.configuration(try Retention([5, 3, 2], layers: 3), .attention)
+        let together = try model.allExitLogits(ExampleBatch(data), retention: config)
+        for (i, e) in data.enumerated() {
+            let alone = try model.allExitLogits(ExampleBatch([e]), retention: config)
+            for l in 0..<3 { #expect(zip(alone[l], together[l][(i * 3)..<(i * 3 + 3)]).allSatisfy { abs($0 - $1) < 1e-5 }) }
+        }
+        #expect(zip(together.joined(), full.joined()).contains { abs($0 - $1) > 1e-3 }, "elimination changes the logits")
+        let runner = try EarlyExitRunner(model: model)
+        let run = try runner.run(data, policy: .full, batchSize: 2, retention: config)
+        for (i, r) in run.results.enumerated() {
+            let z = together[2][(i * 3)..<(i * 3 + 3)]
+            let m = z.max()!, e = z.map { exp($0 - m) }, sum = e.reduce(0, +)
+            #expect(zip(e.map { $0 / sum }, r.probabilities).allSatisfy { abs($0 - $1) < 1e-5 })
+        }
+        let plain = try runner.run(data, policy: .full, batchSize: 2, retention: .all)
+        #expect(run.flops < plain.flops && abs(plain.flopsSpeedup - 1) < 0.05)
+    }
+
+    /// Early exit on an eliminating model: every policy batched (and
+    /// continuous) equals one at a time.
+    @Test func eliminationWithEarlyExitBatchedEqualsAlone() throws {
+        let (model, dir) = try Self.model()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = Self.examples() + Self.examples().map { var e = $0; e.ids.insert(13, at: 1); e.typeIds.append(0); return e }
+        let config = WordVectorRetention.configuration(try Retention([6, 4, 2], layers: 3), .attention)
+        let runner = try EarlyExitRunner(model: model)
+        let u = try runner.run(data, policy: .full, batchSize: 1, retention: config).results.map { $0.uncertainties[0] }.sorted()
+        for policy in [ExitPolicy.entropy(u[u.count / 2] + 1e-4), .budget(layer: 2), .patience(1)] {
+            let alone = try runner.run(data, policy: policy, batchSize: 1, retention: config)
+            for (batch, continuous) in [(4, false), (3, true)] {
+                let together = try runner.run(data, policy: policy, batchSize: batch, continuous: continuous, retention: config)
+                for (a, b) in zip(alone.results, together.results) {
+                    #expect(a.label == b.label && a.exitLayer == b.exitLayer)
+                    #expect(zip(a.probabilities, b.probabilities).allSatisfy { abs($0 - $1) < 1e-5 })
+                }
+            }
+        }
+    }
+
+    /// The soft extract with every r = 1 (and λ = 0) is the plain model:
+    /// same loss, same gradients.
+    @Test func softExtractWithUnitRetentionIsTheFullModel() throws {
+        let (model, dir) = try Self.model()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let batch = ExampleBatch(Self.examples())
+        let plain = Trainer(model: model, options: TrainingOptions())
+        let lossPlain = try plain.lossAndGradients(batch, stage: .joint, pass: .deterministic())
+        var o = TrainingOptions()
+        o.wordVectors = .search(lambda: 0, selection: .attention, learningRate: 1e-2, length: 9)
+        let soft = Trainer(model: model, options: o)
+        let lossSoft = try soft.lossAndGradients(batch, stage: .joint, pass: .deterministic())
+        #expect(abs(lossPlain - lossSoft) < 1e-6)
+        #expect(zip(plain.grads.storage.array, soft.grads.storage.array).allSatisfy { abs($0 - $1) < 1e-5 })
+        var hard = TrainingOptions()
+        hard.wordVectors = .retrain(try Retention([9, 9, 9], layers: 3), .attention)
+        #expect(abs(try Trainer(model: model, options: hard).lossAndGradients(batch, stage: .joint, pass: .deterministic()) - lossPlain) < 1e-6)
+    }
+
+    /// Gradients through the soft extract (model and r, λ term included)
+    /// and through hard extract layers, against central finite differences.
+    /// Head-WS keeps the ranking fixed under perturbation.
+    @Test(arguments: [false, true])
+    func extractGradientsMatchFiniteDifferences(hard: Bool) throws {
+        let (model, dir) = try Self.model()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let batch = ExampleBatch(Self.examples())
+        var o = TrainingOptions()
+        o.wordVectors = hard ? .retrain(try Retention([6, 4, 2], layers: 3), .head)
+                             : .search(lambda: 0.01, selection: .head, learningRate: 1e-2, length: 9)
+        let trainer = Trainer(model: model, options: o)
+        if let rp = trainer.retentionParameters {
+            var rng = SeededRandom(seed: 5)
+            for i in rp.values.indices { rp.values[i] = 0.3 + 0.7 * Float(rng.next() % 1000) / 1000 }
+        }
+        _ = try trainer.lossAndGradients(batch, stage: .joint, pass: .deterministic())
+        let analytic = trainer.grads.storage.array
+        var params = model.store.storage.array
+        var indices: [Int] = []
+        for e in model.store.entries where !e.name.hasPrefix("pooler.") {
+            for k in 0..<min(e.count, 3) { indices.append(e.offset + (k * 7919) % e.count) }
+        }
+        let storage = model.store.storage.pointer, count = params.count
+        checkGradient(hard ? "hard extract" : "soft extract", parameters: &params, analytic: analytic, h: 1e-2,
+                      tolerance: 2e-2, absoluteFloor: 1e-3, indices: indices) { p in
+            p.withUnsafeBufferPointer { storage.update(from: $0.baseAddress!, count: count) }
+            return (try? trainer.lossAndGradients(batch, stage: .joint, pass: .deterministic())) ?? .nan
+        }
+        guard let rp = trainer.retentionParameters else { return }
+        _ = try trainer.lossAndGradients(batch, stage: .joint, pass: .deterministic())
+        let dR = Array(rp.gradient)
+        var r = Array(rp.values)
+        // Ranks 0..8 of every layer: those sequences reach, and the ones no sequence has (penalty only).
+        checkGradient("retention r", parameters: &r, analytic: dR, h: 1e-2, tolerance: 2e-2, absoluteFloor: 1e-3) { values in
+            for (i, v) in values.enumerated() { rp.values[i] = v }
+            return (try? trainer.lossAndGradients(batch, stage: .joint, pass: .deterministic())) ?? .nan
+        }
+    }
+
+    /// A short search moves r down where only the penalty acts (ranks no
+    /// input reaches), keeps r in [0, 1], and writes a non-increasing
+    /// configuration into the checkpoint; re-training at it runs.
+    @Test func searchThenRetrainWritesTheConfiguration() throws {
+        let (model, dir) = try Self.model()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var o = TrainingOptions()
+        o.epochs = 2; o.batchSize = 3; o.learningRate = 1e-3; o.showProgress = false
+        o.wordVectors = .search(lambda: 1e-3, selection: .attention, learningRate: 0.05, length: 12)
+        let search = Trainer(model: model, options: o)
+        let out = dir.appendingPathComponent("searched")
+        try search.run(train: Self.examples(), dev: [], out: out, log: { _ in })
+        let rp = search.retentionParameters!
+        #expect(rp.values.allSatisfy { (0...1).contains($0) })
+        #expect((0..<3).allSatisfy { j in rp.values[j * 12 + 11] < 0.9 }, "rank 11 is reached by no input: the penalty lowers it")
+        let saved = try MultiExitModel.load(directory: out)
+        let retention = try #require(try saved.resolve(.saved))
+        #expect(retention.0 == (try rp.retention()))
+        #expect(retention.0.lengths == retention.0.lengths.sorted(by: >))
+        var retrain = o
+        retrain.wordVectors = .retrain(retention.0, .attention)
+        try Trainer(model: saved, options: retrain).run(train: Self.examples(), dev: Self.examples(), out: dir.appendingPathComponent("retrained"), log: { _ in })
+        #expect(try MultiExitModel.load(directory: dir.appendingPathComponent("retrained")).settings.retention == retention.0.lengths)
+    }
+}
