@@ -11,16 +11,7 @@
 # compares the curves at equal FLOPs speed-up. A model already in $OUT is
 # reused (delete it to retrain).
 #   OUT   where results go (default: runs/labeling)
-set -euo pipefail
-cd "$(dirname "$0")/.."
-source scripts/flags
-bash scripts/setup
-swift build "${SWIFT_FLAGS[@]}" --product offramp
-BIN="$(swift build "${SWIFT_FLAGS[@]}" --show-bin-path)/offramp"
-OUT="${OUT:-runs/labeling}"
-mkdir -p "$OUT"
-MODEL="$OFFRAMP_HOME/models/minilm-l6"
-"$BIN" data prepare --out "$OUT/data"
+source "$(dirname "$0")/prepare.sh" labeling
 cat "$OUT/data/wnut16/dev.conll" "$OUT/data/wnut16/test.conll" > "$OUT/data/wnut16/devtest.conll"
 
 for corpus in wsj-pos wnut16; do

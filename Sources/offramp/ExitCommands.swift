@@ -38,6 +38,7 @@ struct PredictCommand: ParsableCommand {
     @Option var batchSize: Int = 32
     @Flag(help: "Also print the uncertainty at every exit visited.") var uncertainties = false
     @Flag(help: "Labeling: a compact text view (word/LABEL@layer) instead of JSON.") var text = false
+    @OptionGroup var retentionOptions: RetentionOptions
     @Argument(help: "Texts.") var texts: [String] = []
 
     func run() throws {
@@ -47,7 +48,7 @@ struct PredictCommand: ParsableCommand {
         let policy = try policyOptions.resolve(layers: classifier.model.layerCount)
         let inputs = try readInputTexts(arguments: texts, file: file)
         guard !inputs.isEmpty else { throw OfframpError("no input texts (give TEXT arguments, --file, or lines on stdin)") }
-        let predictions = try classifier.classify(inputs, policy: policy, batchSize: batchSize)
+        let predictions = try classifier.classify(inputs, policy: policy, batchSize: batchSize, retention: try retentionOptions.resolve(m))
         var out = OutputBuffer()
         for (text, p) in zip(inputs, predictions) {
             let probs = zip(classifier.labels, p.probabilities).map { "\(jsonString($0)):\($1)" }.joined(separator: ",")
@@ -115,6 +116,7 @@ struct SweepCommand: ParsableCommand {
     @Option var maxLength: Int?
     @Flag(help: "Continuous batching across depth.") var continuous = false
     @Option(help: "Write the plot here.") var plot: String = "sweep.svg"
+    @OptionGroup var retentionOptions: RetentionOptions
     @Flag(help: "One JSON object per setting instead of the table.") var json = false
 
     func run() throws {
@@ -129,7 +131,7 @@ struct SweepCommand: ParsableCommand {
         let grid = ExitSweep.policies(names, layers: m.layerCount, thresholds: ts, windows: ks)
         let examples = try loadLabeled(data, model: m, maxLength: maxLength)
         let points = try ExitSweep.run(try EarlyExitRunner(model: m), examples: examples, policies: grid, batchSize: batchSize,
-                                       continuous: continuous, progress: printError)
+                                       continuous: continuous, retention: try retentionOptions.resolve(m), progress: printError)
         if json { points.forEach { print($0.json) } } else { print(ExitSweep.table(points)) }
         let metric = points.first?.f1 != nil ? "entity F1" : "accuracy"
         let svg = ExitSweep.plot(points, title: "\(URL(fileURLWithPath: data).lastPathComponent): \(metric) vs speed-up (batch \(batchSize))")

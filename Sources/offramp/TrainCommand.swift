@@ -119,17 +119,20 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Maximum tokens per input (default: the model's training length).") var maxLength: Int?
     @Flag(help: "One JSON object per exit: {\"exit\", \"accuracy\"} (and \"f1\" for BIO tags; with --policy: the sweep's keys).") var json = false
     @OptionGroup var policyOptions: PolicyOptions
+    @OptionGroup var retentionOptions: RetentionOptions
 
     func run() throws {
         let m = try MultiExitModel.load(directory: URL(fileURLWithPath: model))
         let examples = try loadExamples(data, task: m.settings.task, labels: LabelSet(m.labels), tokenizer: m.tokenizer,
                                         maxLength: maxLength ?? m.settings.maxLength ?? 128)
+        let retention = try retentionOptions.resolve(m)
         if let policy = try policyOptions.resolve(layers: m.layerCount) {
-            let points = try ExitSweep.run(try EarlyExitRunner(model: m), examples: examples, policies: [policy], batchSize: batchSize)
+            let points = try ExitSweep.run(try EarlyExitRunner(model: m), examples: examples, policies: [policy], batchSize: batchSize,
+                                           retention: retention)
             if json { points.forEach { print($0.json) } } else { print(ExitSweep.table(points)) }
             return
         }
-        let scores = try m.exitScores(examples, batchSize: batchSize)
+        let scores = try m.exitScores(examples, batchSize: batchSize, retention: retention)
         let acc = scores.accuracy, f1 = scores.entityF1?.map(\.f1)
         if json {
             for (i, (h, a)) in zip(m.heads, acc).enumerated() {

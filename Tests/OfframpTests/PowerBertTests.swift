@@ -129,6 +129,19 @@ import Testing
         }
     }
 
+    /// A sweep on an eliminating model: the baseline is full depth without
+    /// elimination, then "power" (elimination alone), then each policy with it.
+    @Test func sweepReportsEliminationAloneAndWithPolicies() throws {
+        let (model, dir) = try Self.model()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = WordVectorRetention.configuration(try Retention([4, 2, 1], layers: 3), .attention)
+        let points = try ExitSweep.run(try EarlyExitRunner(model: model), examples: Self.examples(), policies: [.budget(layer: 2)],
+                                       batchSize: 4, retention: config)
+        #expect(points.map(\.policy) == ["full", "power", "budget"])
+        #expect(abs(points[0].flopsSpeedup - 1) < 0.05 && points[1].setting == "4,2,1")
+        #expect(points[1].flopsSpeedup > 1.3 && points[2].flopsSpeedup > points[1].flopsSpeedup)
+    }
+
     /// The soft extract with every r = 1 (and λ = 0) is the plain model:
     /// same loss, same gradients.
     @Test func softExtractWithUnitRetentionIsTheFullModel() throws {

@@ -56,9 +56,11 @@ public final class AdaptiveClassifier: @unchecked Sendable {
     }
 
     /// Classifies `texts` under `policy` (default: `defaultPolicy`), `batchSize` at a time.
-    public func classify(_ texts: [String], policy: ExitPolicy? = nil, batchSize: Int = 32) throws -> [Prediction] {
+    /// PoWER-BERT models eliminate word-vectors as `retention` says (default: as saved).
+    public func classify(_ texts: [String], policy: ExitPolicy? = nil, batchSize: Int = 32,
+                         retention: WordVectorRetention = .saved) throws -> [Prediction] {
         guard !texts.isEmpty else { throw OfframpError("no texts to classify") }
-        let run = try runner.run(try encode(texts), policy: policy ?? defaultPolicy, batchSize: batchSize)
+        let run = try runner.run(try encode(texts), policy: policy ?? defaultPolicy, batchSize: batchSize, retention: retention)
         return run.results.map {
             Prediction(label: labels[$0.label], probabilities: $0.probabilities, exitLayer: $0.exitLayer, uncertainties: $0.uncertainties)
         }

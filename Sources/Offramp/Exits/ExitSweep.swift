@@ -67,8 +67,15 @@ public enum ExitSweep {
     /// Runs the full-depth baseline and every policy on `examples`, timing
     /// each against the full-depth run in the same process at the same batch
     /// size (the baseline is the median of three full runs after a full warm-up pass).
+    ///
+    /// With word-vector elimination (`retention`, PoWER-BERT; default: the
+    /// model's saved configuration), the baseline stays the full model
+    /// without elimination; a "power" point (elimination alone) follows it,
+    /// and every policy runs with elimination.
     public static func run(_ runner: EarlyExitRunner, examples: [EncodedExample], policies: [ExitPolicy],
-                           batchSize: Int, continuous: Bool = false, progress: (String) -> Void = { _ in }) throws -> [SweepPoint] {
+                           batchSize: Int, continuous: Bool = false, retention: WordVectorRetention = .saved,
+                           progress: (String) -> Void = { _ in }) throws -> [SweepPoint] {
+        let elimination = try runner.model.resolve(retention)
         let model = runner.model
         let bio = model.settings.task == .label && EntityF1.isBIO(model.labels)
         func score(_ run: ExitRun) -> (accuracy: Double, f1: Double?) {
@@ -87,17 +94,21 @@ public enum ExitSweep {
         }
         // Warm-up over every input (pages, caches, thread wake-ups, clock ramp),
         // so the baseline is not the run that pays for them.
-        _ = try runner.run(examples, policy: .full, batchSize: batchSize)
-        var fullRuns = try (0..<3).map { _ in try runner.run(examples, policy: .full, batchSize: batchSize) }
+        _ = try runner.run(examples, policy: .full, batchSize: batchSize, retention: .all)
+        var fullRuns = try (0..<3).map { _ in try runner.run(examples, policy: .full, batchSize: batchSize, retention: .all) }
         fullRuns.sort { $0.seconds < $1.seconds }
         let full = fullRuns[1]
         let fullScore = score(full)
         var points = [SweepPoint(policy: "full", setting: "-", accuracy: fullScore.accuracy, f1: fullScore.f1,
                                  averageExitLayer: full.averageExitLayer, flopsSpeedup: full.flopsSpeedup, wallSpeedup: 1, exitPolicy: .full)]
-        for policy in policies {
-            let r = try runner.run(examples, policy: policy, batchSize: batchSize, continuous: continuous)
+        let withElimination = elimination.map { WordVectorRetention.configuration($0.0, $0.1) } ?? .all
+        var runs: [(ExitPolicy, String?)] = policies.map { ($0, nil) }
+        if elimination != nil { runs.insert((.full, "power"), at: 0) }
+        for (policy, label) in runs {
+            let r = try runner.run(examples, policy: policy, batchSize: batchSize, continuous: continuous, retention: withElimination)
             let s = score(r)
-            let p = SweepPoint(policy: policy.name, setting: policy.setting, accuracy: s.accuracy, f1: s.f1,
+            let p = SweepPoint(policy: label ?? policy.name, setting: label == nil ? policy.setting : elimination!.0.description,
+                               accuracy: s.accuracy, f1: s.f1,
                                averageExitLayer: r.averageExitLayer, flopsSpeedup: r.flopsSpeedup,
                                wallSpeedup: full.seconds / r.seconds, exitPolicy: policy)
             progress(String(format: "  %@ %@: accuracy %.2f%@, exit layer %.2f, %.2fx FLOPs, %.2fx wall",
