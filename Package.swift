@@ -21,7 +21,10 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "pkg-config"])]
         ),
-        .target(name: "Offramp", dependencies: ["COpenBLAS"]),
+        // Small-M matrix products in C with AVX-512 (per-function target
+        // attributes, chosen at run time: no special flags needed).
+        .target(name: "CKernels"),
+        .target(name: "Offramp", dependencies: ["COpenBLAS", "CKernels"]),
         .executableTarget(
             name: "offramp",
             dependencies: [

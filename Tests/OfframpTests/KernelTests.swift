@@ -103,6 +103,34 @@ import Testing
         }
     }
 
+    /// The AVX-512 small-M kernel against a naive product, over every
+    /// row/column tail (1-4 rows and columns left over, k not a multiple of
+    /// 16), strides, accumulation and alpha.
+    @Test(.enabled(if: smallMatmulAvailable), arguments: [(1, 5, 3), (4, 16, 8), (7, 33, 13), (13, 384, 50), (48, 70, 129)])
+    func smallMatmulMatchesNaive(rows: Int, k: Int, n: Int) {
+        let ldi = k + 3, ldw = k + 1, ldo = n + 2
+        var rng = SeededRandom(seed: UInt64(rows * 1000 + k))
+        let a = (0..<(rows * ldi)).map { _ in rng.nextNormal() }
+        let w = (0..<(n * ldw)).map { _ in rng.nextNormal() }
+        let start = (0..<(rows * ldo)).map { _ in rng.nextNormal() }
+        for accumulate in [false, true] {
+            var out = start
+            out.withUnsafeMutableBufferPointer { o in
+                smallMatmulTransposedB(o.baseAddress!, a, w, rows: rows, inDim: k, outDim: n, ldInp: ldi, ldOut: ldo,
+                                       ldWeight: ldw, accumulate: accumulate, alpha: 0.5)
+            }
+            for r in 0..<rows {
+                for c in 0..<ldo {
+                    guard c < n else { #expect(out[r * ldo + c] == start[r * ldo + c], "padding untouched"); continue }
+                    var sum = 0.0
+                    for p in 0..<k { sum += Double(a[r * ldi + p]) * Double(w[c * ldw + p]) }
+                    let want = 0.5 * sum + (accumulate ? Double(start[r * ldo + c]) : 0)
+                    #expect(abs(Double(out[r * ldo + c]) - want) < 1e-4 * max(1, abs(want)), "row \(r) col \(c)")
+                }
+            }
+        }
+    }
+
     @Test func matmulTransposedBMatchesNaive() {
         let rows = 7, inDim = 19, outDim = 5
         let a = Self.randomArray(rows * inDim, seed: 9), w = Self.randomArray(outDim * inDim, seed: 10)

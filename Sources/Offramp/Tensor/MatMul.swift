@@ -1,9 +1,19 @@
+import CKernels
 import COpenBLAS
 
-// MARK: - Matrix products (OpenBLAS)
+// MARK: - Matrix products (OpenBLAS, and a small-M kernel)
 //
 // Everything is row-major Float32. Linear layers keep PyTorch's weight layout
 // (out, in), so a linear layer is out = inp · Wᵀ, which BLAS does without a copy.
+
+/// Whether the AVX-512 small-M kernel can run here.
+public let smallMatmulAvailable = ck_has_avx512() != 0
+
+/// Products with at most this many rows use the small-M kernel (when the CPU
+/// has AVX-512): BLAS repacks the whole weight matrix on every call, which
+/// costs as much as the product itself when there are few rows. Measured
+/// with `offramp bench gemm`.
+public let smallMatmulRowLimit = 64
 
 /// out (rows, outDim) = inp (rows, inDim) · weight(outDim, inDim)ᵀ [+ out if accumulate]
 ///
@@ -11,6 +21,40 @@ import COpenBLAS
 /// read and written in place inside a wider packed buffer.
 @inline(__always)
 public func matmulTransposedB(
+    _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
+    rows: Int, inDim: Int, outDim: Int,
+    ldInp: Int? = nil, ldOut: Int? = nil, ldWeight: Int? = nil, accumulate: Bool = false, alpha: Float = 1
+) {
+    if rows == 0 || outDim == 0 { return }
+    if smallMatmulAvailable && rows <= smallMatmulRowLimit {
+        smallMatmulTransposedB(out, inp, weight, rows: rows, inDim: inDim, outDim: outDim, ldInp: ldInp, ldOut: ldOut,
+                               ldWeight: ldWeight, accumulate: accumulate, alpha: alpha)
+    } else {
+        blasMatmulTransposedB(out, inp, weight, rows: rows, inDim: inDim, outDim: outDim, ldInp: ldInp, ldOut: ldOut,
+                              ldWeight: ldWeight, accumulate: accumulate, alpha: alpha)
+    }
+}
+
+/// `matmulTransposedB` by the small-M kernel, the output columns split across threads.
+/// Needs `smallMatmulAvailable`.
+public func smallMatmulTransposedB(
+    _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
+    rows: Int, inDim: Int, outDim: Int,
+    ldInp: Int? = nil, ldOut: Int? = nil, ldWeight: Int? = nil, accumulate: Bool = false, alpha: Float = 1
+) {
+    precondition(smallMatmulAvailable, "the small-M kernel needs AVX-512")
+    let ldi = Int32(ldInp ?? inDim), ldw = Int32(ldWeight ?? inDim), ldo = Int32(ldOut ?? outDim)
+    // Chunks of whole 4-column blocks; at least 64 columns a thread.
+    let blocks = (outDim + 3) / 4
+    parallelChunks(blocks, minimumChunk: 16) { range in
+        ck_sgemm_nt_small(out, inp, weight, Int32(rows), Int32(inDim), Int32(range.lowerBound * 4),
+                          Int32(min(range.upperBound * 4, outDim)), ldi, ldw, ldo, accumulate ? 1 : 0, alpha)
+    }
+}
+
+/// `matmulTransposedB` by OpenBLAS.
+@inline(__always)
+public func blasMatmulTransposedB(
     _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
     rows: Int, inDim: Int, outDim: Int,
     ldInp: Int? = nil, ldOut: Int? = nil, ldWeight: Int? = nil, accumulate: Bool = false, alpha: Float = 1
