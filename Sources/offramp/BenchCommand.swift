@@ -5,7 +5,45 @@ import Offramp
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks (printed as tables; --json for JSON lines).",
-        subcommands: [BenchEncodeCommand.self, BenchGemmCommand.self])
+        subcommands: [BenchEncodeCommand.self, BenchGemmCommand.self, BenchMemoryCommand.self])
+}
+
+/// Peak memory of inference: load the model, run full-depth batches of
+/// 32 x 128, report the process's peak resident set against the weights' size.
+struct BenchMemoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "memory",
+        abstract: "Peak resident memory of full-depth inference at batch 32 x 128 against the model's size (run it alone: the peak is per process).")
+
+    @Option(help: "Model directory (default: MiniLM-L6 in the setup cache).") var model: String?
+    @Option var batch: Int = 32
+    @Option var length: Int = 128
+
+    func run() throws {
+        let url = model.map { URL(fileURLWithPath: $0) } ?? offrampHome().appendingPathComponent("models/minilm-l6")
+        let before = peakResidentBytes()
+        let encoder = try BertEncoder.load(directory: url)
+        let loaded = peakResidentBytes()
+        let weights = Double(encoder.parameters.storage.count * 4)
+        let batch = PackedBatch(ids: (0..<self.batch).map { b in
+            (0..<length).map { j in j == 0 ? 101 : j == length - 1 ? 102 : Int32(1000 + (b * 131 + j * 71) % 28000) }
+        })
+        for _ in 0..<3 { _ = try encoder(batch) }
+        let peak = peakResidentBytes()
+        func mb(_ x: Double) -> String { String(format: "%.1f MB", x / 1e6) }
+        print("| measure | value |\n|---|---:|")
+        print("| weights (fp32) | \(mb(weights)) |")
+        print("| peak RSS before loading | \(mb(before)) |")
+        print("| peak RSS after loading | \(mb(loaded)) |")
+        print("| peak RSS after \(self.batch) x \(length) inference | \(mb(peak)) |")
+        print(String(format: "| inference peak above the process before loading, / weights | %.2f |", (peak - before) / weights))
+    }
+
+    func peakResidentBytes() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) * 1024  // Linux reports KiB
+    }
 }
 
 /// The small-M kernel against OpenBLAS at the products of a MiniLM layer.

@@ -120,6 +120,34 @@ import Testing
         }
     }
 
+    /// A batch of over 512 rows runs in groups of whole sequences: the same
+    /// hidden states as each sentence alone, with every row a query and with
+    /// a query subset (TOKEE's halted rows).
+    @Test func largeBatchesRunInGroupsWithTheSameResult() throws {
+        let ref = try Reference()
+        let encoder = try BertEncoder.load(directory: Self.modelDirectory)
+        let batch = PackedBatch(ids: ref.ids)
+        #expect(batch.tokenCount > 1024, "several groups")
+        let h = encoder.config.hiddenSize
+        let isQuery: (Int) -> Bool = { $0 % 3 != 1 }
+        for subset in [false, true] {
+            let x = FloatBuffer(count: batch.tokenCount * h)
+            encoder.embed(batch, into: x.pointer)
+            let active = subset ? ActiveSet(starts: batch.starts, lengths: batch.lengths, isQuery: isQuery) : ActiveSet(batch)
+            for l in 0..<3 { encoder.layerStep(l, x.pointer, active: active) }
+            for s in 0..<batch.sequenceCount {
+                let one = PackedBatch(ids: [ref.ids[s]])
+                let y = FloatBuffer(count: one.tokenCount * h)
+                encoder.embed(one, into: y.pointer)
+                let base = batch.starts[s]
+                let alone = subset ? ActiveSet(starts: [0], lengths: one.lengths) { isQuery(base + $0) } : ActiveSet(one)
+                for l in 0..<3 { encoder.layerStep(l, y.pointer, active: alone) }
+                let worst = (0..<(one.tokenCount * h)).reduce(Float(0)) { max($0, abs(x[base * h + $1] - y[$1])) }
+                #expect(worst < 1e-3, "sequence \(s), query subset \(subset): \(worst)")
+            }
+        }
+    }
+
     @Test func attentionProbabilitiesAreRowStochastic() throws {
         let ref = try Reference()
         let encoder = try BertEncoder.load(directory: Self.modelDirectory)

@@ -108,6 +108,25 @@ import Testing
         #expect(run.flops < plain.flops && abs(plain.flopsSpeedup - 1) < 0.05)
     }
 
+    /// Over 512 rows the layer runs in groups of sequences; each group's kept
+    /// vectors are moved down behind the previous group's: still equal to one at a time.
+    @Test func groupedElimination() throws {
+        let (model, dir) = try Self.model()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var rng = SeededRandom(seed: 8)
+        let data = (0..<48).map { i -> EncodedExample in
+            let ids: [Int32] = [2] + (0..<(8 + i % 7)).map { _ in Int32(5 + rng.next() % 35) } + [3]
+            return EncodedExample(ids: ids, typeIds: ids.map { _ in 0 }, queryPositions: [0], labels: [Int32(i % 3)])
+        }
+        #expect(data.reduce(0) { $0 + $1.ids.count } > 600)
+        let config = WordVectorRetention.configuration(try Retention([7, 5, 2], layers: 3), .attention)
+        let together = try model.allExitLogits(ExampleBatch(data), retention: config)
+        for (i, e) in data.enumerated() {
+            let alone = try model.allExitLogits(ExampleBatch([e]), retention: config)
+            for l in 0..<3 { #expect(zip(alone[l], together[l][(i * 3)..<(i * 3 + 3)]).allSatisfy { abs($0 - $1) < 1e-4 }, "input \(i) exit \(l + 1)") }
+        }
+    }
+
     /// Early exit on an eliminating model: every policy batched (and
     /// continuous) equals one at a time.
     @Test func eliminationWithEarlyExitBatchedEqualsAlone() throws {

@@ -91,6 +91,16 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
     }
 
+    /// Drops the mapped file pages wholly inside `range` from memory once
+    /// they are copied: loading then peaks at the weights plus one tensor,
+    /// not the weights twice. (A later read faults them back in from the file.)
+    private func releasePages(_ range: Range<Int>) {
+        guard let base = mapping.baseAddress else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (range.lowerBound + page - 1) / page * page, end = range.upperBound / page * page
+        if end > start { madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED) }
+    }
+
     /// Reads tensor `name` as Floats into `into`, whose count must equal the
     /// tensor's element count (so a shape mismatch is caught, not truncated).
     public func readFloats(_ name: String, into destination: UnsafeMutableBufferPointer<Float>) throws {
@@ -105,8 +115,15 @@ public final class SafeTensorsFile: @unchecked Sendable {
         switch info.dtype {
         case .f32:
             #if _endian(little)
+            // In 4 MB pieces, each released once copied, so a large tensor
+            // (a 47 MB embedding table) never sits in memory twice.
             if let base = destination.baseAddress, let from = source.baseAddress {
-                memcpy(base, from, source.count)
+                let piece = 1 << 22
+                for offset in stride(from: 0, to: source.count, by: piece) {
+                    let n = min(piece, source.count - offset)
+                    memcpy(UnsafeMutableRawPointer(base) + offset, from + offset, n)
+                    releasePages(info.byteRange.lowerBound + offset ..< info.byteRange.lowerBound + offset + n)
+                }
             }
             #else
             for i in 0..<destination.count {
@@ -128,6 +145,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
         default:
             preconditionFailure("checkFloat admitted \(info.dtype)")
         }
+        releasePages(info.byteRange)
     }
 
     /// Tensor `name` as Ints: I64, I32, I16, I8, U8, U16, U32, U64 (values

@@ -87,6 +87,14 @@ public struct BertLayer: @unchecked Sendable {
         let rows = active.rowCount
         var nq = active.queryCount
         if rows == 0 { return }
+        // Inference on many rows runs in groups of whole sequences (about
+        // `groupRows` rows each): everything in a layer but attention is
+        // row by row, and attention stays within a sequence, so each group is
+        // an independent step. The workspace then scales with a group, not the batch.
+        if tape == nil, probabilities == nil, softExtract == nil, rows > Self.groupRows, active.sequenceCount > 1 {
+            stepInGroups(x, active: active, workspace: ws, extract: extract)
+            return
+        }
         if nq == 0 {  // every row halted: the layer copies them all
             if let tape {
                 tape.buffers.buffer("layer.input", count: rows * h).update(from: x, count: rows * h)
@@ -233,6 +241,43 @@ public struct BertLayer: @unchecked Sendable {
         } else {
             residualLayerNorm(out: x, x: ffnOut, bias: output.bias, residual: attnOut,
                               gamma: output.gamma, beta: output.beta, rows: nq, cols: h, eps: eps)
+        }
+    }
+
+    /// Rows per group in `stepInGroups`: enough for BLAS to run at full
+    /// speed, small enough that a layer's buffers stay in the caches.
+    static let groupRows = 512
+
+    /// The layer step, one group of whole sequences at a time (inference).
+    /// With an extract, each group's kept rows are moved down to follow the
+    /// previous group's, so the output is packed as for one step.
+    private func stepInGroups(_ x: UnsafeMutablePointer<Float>, active: ActiveSet, workspace ws: Workspace, extract: ExtractStep?) {
+        let h = config.hiddenSize
+        precondition(active.lengths.indices.allSatisfy { active.starts[$0] == (($0 == 0) ? 0 : active.starts[$0 - 1] + active.lengths[$0 - 1]) },
+                     "grouped steps need sequences packed end to end")
+        let isQuery: [Bool]? = active.queryRows.map { rows in
+            var flags = [Bool](repeating: false, count: active.rowCount)
+            for r in rows { flags[r] = true }
+            return flags
+        }
+        var first = 0, written = 0
+        while first < active.sequenceCount {
+            var last = first + 1, rows = active.lengths[first]
+            while last < active.sequenceCount && rows + active.lengths[last] <= Self.groupRows { rows += active.lengths[last]; last += 1 }
+            let base = active.starts[first]
+            let lengths = Array(active.lengths[first..<last])
+            var starts: [Int] = [], acc = 0
+            for n in lengths { starts.append(acc); acc += n }
+            let group = isQuery.map { flags in ActiveSet(starts: starts, lengths: lengths) { flags[base + $0] } }
+                ?? ActiveSet(starts: starts, lengths: lengths)
+            let groupExtract = extract.map { ExtractStep(keep: Array($0.keep[first..<last]), selection: $0.selection, layer: $0.layer) }
+            self(x + base * h, active: group, workspace: ws, extract: groupExtract)
+            if let groupExtract {
+                let kept = groupExtract.keep.reduce(0, +)
+                if written != base { (x + written * h).update(from: x + base * h, count: kept * h) }
+                written += kept
+            }
+            first = last
         }
     }
 
