@@ -103,8 +103,11 @@ struct BenchEncodeCommand: ParsableCommand {
     @Option(help: "Cases to run (comma-separated; default all): b1-L16,b1-L64,b1-L128,b32-L16,b32-L64,b32-L128,mr-b32,base-b32-L128")
     var cases: String?
     @Flag(help: "Print JSON lines instead of a table.") var json = false
+    @Option(help: "JSON lines of bench/peers.py (ONNX Runtime, PyTorch) measured just before: adds their columns and the ratios.")
+    var peers: String?
 
     func run() throws {
+        let peerRates = try peers.map { try Self.readPeers($0) } ?? [:]
         let all = ["b1-L16", "b1-L64", "b1-L128", "b32-L16", "b32-L64", "b32-L128", "mr-b32", "base-b32-L128"]
         let chosen = cases.map { $0.split(separator: ",").map(String.init) } ?? all
         for c in chosen where !all.contains(c) { throw ValidationError("unknown case \(c); known: \(all.joined(separator: ","))") }
@@ -138,7 +141,21 @@ struct BenchEncodeCommand: ParsableCommand {
             rows.append(row)
             if json { print(row.json) } else { printError("  \(row.name): \(String(format: "%.1f", row.sentencesPerSecond)) sentences/s") }
         }
-        if !json { printTable(rows) }
+        if !json { printTable(rows, peers: peerRates) }
+    }
+
+    /// sentences/s by (case, engine) from peers.py's JSON lines.
+    static func readPeers(_ path: String) throws -> [String: [String: Double]] {
+        var out: [String: [String: Double]] = [:]
+        for (number, line) in try readTextLines(URL(fileURLWithPath: path)) where !line.allSatisfy(\.isWhitespace) {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let engine = object["engine"] as? String, let c = object["case"] as? String,
+                  let rate = (object["sentences_per_s"] as? NSNumber)?.doubleValue else {
+                throw OfframpError("\(path):\(number): not a peers.py result line (engine, case, sentences_per_s)")
+            }
+            out[c, default: [:]][engine] = rate
+        }
+        return out
     }
 
     /// bench/peers.py's synthetic inputs: [CLS] x..x [SEP], x = 1000 + (131 b + 71 j) mod 28000.
@@ -183,12 +200,18 @@ struct BenchEncodeCommand: ParsableCommand {
         return 2 * Double(rows * inDim * outDim) / best / 1e9
     }
 
-    func printTable(_ rows: [BenchRow]) {
-        print("| case | batch | length | sentences/s | tokens/s | ms/batch | GFLOP/s |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
+    func printTable(_ rows: [BenchRow], peers: [String: [String: Double]]) {
+        let engines = ["onnxruntime", "pytorch"].filter { e in peers.values.contains { $0[e] != nil } }
+        let peerHeads = engines.map { " \($0) sent/s | offramp/\($0) |" }.joined()
+        print("| case | batch | length | sentences/s | tokens/s | ms/batch | GFLOP/s |" + peerHeads)
+        print("|---|---:|---:|---:|---:|---:|---:|" + String(repeating: "---:|---:|", count: engines.count))
         for r in rows {
+            let peerCells = engines.map { e -> String in
+                guard let v = peers[r.name]?[e] else { return " – | – |" }
+                return String(format: " %.1f | %.2f× |", v, r.sentencesPerSecond / v)
+            }.joined()
             print(String(format: "| %@ | %d | %@ | %.1f | %.0f | %.2f | %.1f |", r.name, r.batch, r.seqLen,
-                         r.sentencesPerSecond, r.tokensPerSecond, r.msPerBatch, r.gflops))
+                         r.sentencesPerSecond, r.tokensPerSecond, r.msPerBatch, r.gflops) + peerCells)
             if let s = r.sgemmGflops {
                 print(String(format: "| sgemm (%d x 768 x 3072) | | | | | | %.1f (encoder at %.0f%%) |", 32 * 128, s, 100 * r.gflops / s))
             }
