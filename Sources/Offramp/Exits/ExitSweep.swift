@@ -66,7 +66,8 @@ public enum ExitSweep {
 
     /// Runs the full-depth baseline and every policy on `examples`, timing
     /// each against the full-depth run in the same process at the same batch
-    /// size (the baseline is the median of three full runs after a full warm-up pass).
+    /// size (each timing is the median of repeats, see `timed`; the baseline
+    /// has at least three, after a full warm-up pass).
     ///
     /// With word-vector elimination (`retention`, PoWER-BERT; default: the
     /// model's saved configuration), the baseline stays the full model
@@ -95,9 +96,7 @@ public enum ExitSweep {
         // Warm-up over every input (pages, caches, thread wake-ups, clock ramp),
         // so the baseline is not the run that pays for them.
         _ = try runner.run(examples, policy: .full, batchSize: batchSize, retention: .all)
-        var fullRuns = try (0..<3).map { _ in try runner.run(examples, policy: .full, batchSize: batchSize, retention: .all) }
-        fullRuns.sort { $0.seconds < $1.seconds }
-        let full = fullRuns[1]
+        let full = try timed(atLeast: 3) { try runner.run(examples, policy: .full, batchSize: batchSize, retention: .all) }
         let fullScore = score(full)
         var points = [SweepPoint(policy: "full", setting: "-", accuracy: fullScore.accuracy, f1: fullScore.f1,
                                  averageExitLayer: full.averageExitLayer, flopsSpeedup: full.flopsSpeedup, wallSpeedup: 1, exitPolicy: .full)]
@@ -105,7 +104,9 @@ public enum ExitSweep {
         var runs: [(ExitPolicy, String?)] = policies.map { ($0, nil) }
         if elimination != nil { runs.insert((.full, "power"), at: 0) }
         for (policy, label) in runs {
-            let r = try runner.run(examples, policy: policy, batchSize: batchSize, continuous: continuous, retention: withElimination)
+            let r = try timed(atLeast: 1) {
+                try runner.run(examples, policy: policy, batchSize: batchSize, continuous: continuous, retention: withElimination)
+            }
             let s = score(r)
             let p = SweepPoint(policy: label ?? policy.name, setting: label == nil ? policy.setting : elimination!.0.description,
                                accuracy: s.accuracy, f1: s.f1,
@@ -117,6 +118,21 @@ public enum ExitSweep {
             points.append(p)
         }
         return points
+    }
+
+    /// The run of median time among repeats of `body`: at least `atLeast`,
+    /// and more (up to 9) until they add up to a second, so that a small
+    /// test set is not timed by one noisy run. Results are the same every time.
+    static func timed(atLeast: Int, _ body: () throws -> ExitRun) rethrows -> ExitRun {
+        var runs: [ExitRun] = []
+        var total = 0.0
+        while runs.count < atLeast || (total < 1 && runs.count < 9) {
+            let r = try body()
+            runs.append(r)
+            total += r.seconds
+        }
+        runs.sort { $0.seconds < $1.seconds }
+        return runs[runs.count / 2]
     }
 
     /// A markdown table of the points.
