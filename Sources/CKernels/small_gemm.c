@@ -35,7 +35,7 @@ static inline __attribute__((always_inline)) CK_TARGET void block(
         __m512 av[4], wv[4];
         for (int i = 0; i < MR; i++) av[i] = _mm512_loadu_ps(a + i * lda + p);
         for (int j = 0; j < NR; j++) wv[j] = _mm512_loadu_ps(w + j * ldw + p);
-        for (int j = 0; j < 4; j++) _mm_prefetch((const char *)(next + j * ldw + p), _MM_HINT_T0);
+        for (int j = 0; j < NR; j++) _mm_prefetch((const char *)(next + j * ldw + p), _MM_HINT_T0);
         for (int i = 0; i < MR; i++)
             for (int j = 0; j < NR; j++) s[i][j] = _mm512_fmadd_ps(av[i], wv[j], s[i][j]);
     }
@@ -76,7 +76,9 @@ CK_TARGET void ck_sgemm_nt_small(float *out, const float *inp, const float *w, i
                                  int ldi, int ldw, int ldo, int accumulate, float alpha) {
     for (int n = n0; n < n1; n += 4) {
         int nr = n1 - n < 4 ? n1 - n : 4;
-        // Prefetch the next block's rows (only those that exist; else this block's again).
+        // Prefetch the next block's rows when it is a full block of 4 (NR rows
+        // are prefetched, NR <= 4); for the last blocks, this block's own rows
+        // again: never a row past the end of the weights.
         const float *next = w + (n + 8 <= n1 ? n + 4 : n) * ldw;
         for (int m = 0; m < rows; m += 4) {
             int mr = rows - m < 4 ? rows - m : 4;

@@ -100,6 +100,8 @@ public struct BertLayer: @unchecked Sendable {
                 tape.buffers.buffer("layer.input", count: rows * h).update(from: x, count: rows * h)
                 tape.rows = rows
                 tape.queryRows = []
+                tape.keptRows = nil
+                tape.softExtract = nil
             }
             return
         }

@@ -266,7 +266,9 @@ public final class Trainer: @unchecked Sendable {
         guard !train.isEmpty else { throw OfframpError("no training examples") }
         if options.wordVectors != nil {
             guard model.settings.task == .classify else { throw OfframpError("PoWER-BERT eliminates word-vectors of classification models (--task classify)") }
-            guard !options.mode.isTOKEE else { throw OfframpError("PoWER-BERT and TOKEE fine-tuning do not combine") }
+            guard options.mode == .joint || options.mode == .finetune else {
+                throw OfframpError("PoWER-BERT trains with --mode joint or finetune (the backbone must learn), not \(options.mode.rawValue)")
+            }
         }
         if case .search(_, _, _, let length) = options.wordVectors, let longest = train.map(\.ids.count).max(), longest > length {
             throw OfframpError("a training input has \(longest) tokens, more than the retention parameters' length \(length)")
