@@ -131,6 +131,35 @@ import Testing
         }
     }
 
+    /// gemm splits big products across the workers by rows or by columns
+    /// (each worker running single-threaded OpenBLAS on its share): every
+    /// transpose combination, with strides, accumulation and alpha, against a naive product.
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)], [(70, 90, 200), (300, 40, 120)])
+    func splitGemmMatchesNaive(transpose: (Bool, Bool), shape: (Int, Int, Int)) {
+        let (ta, tb) = transpose, (m, n, k) = shape
+        #expect(m * n * k >= 1 << 20, "large enough to be split")
+        let lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 5
+        var rng = SeededRandom(seed: UInt64(m + n + k))
+        let a = (0..<((ta ? k : m) * lda)).map { _ in rng.nextNormal() }
+        let b = (0..<((tb ? n : k) * ldb)).map { _ in rng.nextNormal() }
+        let start = (0..<(m * ldc)).map { _ in rng.nextNormal() }
+        var c = start
+        c.withUnsafeMutableBufferPointer { cp in
+            gemm(cp.baseAddress!, a, b, m: m, n: n, k: k, transposeA: ta, transposeB: tb, lda: lda, ldb: ldb, ldc: ldc,
+                 accumulate: true, alpha: 0.5)
+        }
+        var worst = 0.0
+        for i in 0..<m {
+            for j in 0..<ldc {
+                guard j < n else { #expect(c[i * ldc + j] == start[i * ldc + j]); continue }
+                var sum = 0.0
+                for p in 0..<k { sum += Double(ta ? a[p * lda + i] : a[i * lda + p]) * Double(tb ? b[j * ldb + p] : b[p * ldb + j]) }
+                worst = max(worst, abs(Double(c[i * ldc + j]) - (0.5 * sum + Double(start[i * ldc + j]))))
+            }
+        }
+        #expect(worst < 1e-3, "worst error \(worst)")
+    }
+
     @Test func matmulTransposedBMatchesNaive() {
         let rows = 7, inDim = 19, outDim = 5
         let a = Self.randomArray(rows * inDim, seed: 9), w = Self.randomArray(outDim * inDim, seed: 10)

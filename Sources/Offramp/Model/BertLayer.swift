@@ -248,7 +248,7 @@ public struct BertLayer: @unchecked Sendable {
 
     /// Rows per group in `stepInGroups`: enough for BLAS to run at full
     /// speed, small enough that a layer's buffers stay in the caches.
-    static let groupRows = 512
+    static let groupRows = 384
 
     /// The layer step, one group of whole sequences at a time (inference).
     /// With an extract, each group's kept rows are moved down to follow the

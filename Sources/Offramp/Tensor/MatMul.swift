@@ -60,11 +60,21 @@ public func blasMatmulTransposedB(
     ldInp: Int? = nil, ldOut: Int? = nil, ldWeight: Int? = nil, accumulate: Bool = false, alpha: Float = 1
 ) {
     if rows == 0 || outDim == 0 { return }
-    cblas_sgemm(
-        CblasRowMajor, CblasNoTrans, CblasTrans,
-        Int32(rows), Int32(outDim), Int32(inDim),
-        alpha, inp, Int32(ldInp ?? inDim), weight, Int32(ldWeight ?? inDim),
-        accumulate ? 1 : 0, out, Int32(ldOut ?? outDim))
+    gemm(out, inp, weight, m: rows, n: outDim, k: inDim, transposeB: true, lda: ldInp, ldb: ldWeight, ldc: ldOut,
+         accumulate: accumulate, alpha: alpha)
+}
+
+/// Splits 0..<n into one chunk per worker (multiples of 16; none when the
+/// product is small) and runs body(first, count).
+@inline(__always)
+func splitForWorkers(_ n: Int, work: Int, _ body: (Int, Int) -> Void) {
+    // Below ~1M multiply-adds in all, a split costs more than it saves.
+    if Threads.count == 1 || n < 32 || work < 1 << 20 { body(0, n); return }
+    let blocks = (n + 15) / 16
+    parallelChunks(blocks, minimumChunk: 1) { range in
+        let lo = range.lowerBound * 16, hi = min(range.upperBound * 16, n)
+        if lo < hi { body(lo, hi - lo) }
+    }
 }
 
 /// C (m, n) = A (m, k) · B (k, n) [+ C if accumulate], with optional transposes
@@ -76,12 +86,24 @@ public func gemm(
     lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil, accumulate: Bool = false, alpha: Float = 1
 ) {
     if m == 0 || n == 0 { return }
-    cblas_sgemm(
-        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-        Int32(m), Int32(n), Int32(k), alpha,
-        a, Int32(lda ?? (transposeA ? m : k)),
-        b, Int32(ldb ?? (transposeB ? k : n)),
-        accumulate ? 1 : 0, c, Int32(ldc ?? n))
+    let ldA = lda ?? (transposeA ? m : k), ldB = ldb ?? (transposeB ? k : n), ldC = ldc ?? n
+    // OpenBLAS runs single-threaded; the workers take a share of C each. Each
+    // share packs the operand it does not split, so split the longer side:
+    // rows (each worker then packs all of B) or columns (all of A).
+    func product(_ rows: Int, _ cols: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
+        cblas_sgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(rows), Int32(cols), Int32(k), alpha, a, Int32(ldA), b, Int32(ldB), accumulate ? 1 : 0, c, Int32(ldC))
+    }
+    if m > n {
+        splitForWorkers(m, work: m * n * k) { lo, count in
+            product(count, n, transposeA ? a + lo : a + lo * ldA, b, c + lo * ldC)
+        }
+    } else {
+        splitForWorkers(n, work: m * n * k) { lo, count in
+            product(m, count, a, transposeB ? b + lo * ldB : b + lo, c + lo)
+        }
+    }
 }
 
 /// Adds `bias` (cols) to every row of x (rows, cols).

@@ -10,11 +10,12 @@ public enum Threads {
         return max(1, ProcessInfo.processInfo.activeProcessorCount)
     }()
 
-    /// Sets OpenBLAS to the same count once, so BLAS and our kernels do not
-    /// oversubscribe the cores.
+    /// Runs OpenBLAS single-threaded, once: the matrix products split their
+    /// output columns across Offramp's own workers instead (MatMul.swift),
+    /// so there is one set of threads and they never fight over the cores.
     public static func configure() { _ = configured }
     private static let configured: Bool = {
-        openblas_set_num_threads(Int32(count))
+        openblas_set_num_threads(1)
         return true
     }()
 }
@@ -32,6 +33,8 @@ public func parallelFor(_ iterations: Int, _ body: (Int) -> Void) {
         return
     }
     withoutActuallyEscaping(body) { escapable in
+        // The pool's workers are done with `escapable` when run returns.
+        if SpinningPool.shared.run(iterations, escapable) { return }
         let sendable = unsafeBitCast(escapable, to: (@Sendable (Int) -> Void).self)
         DispatchQueue.concurrentPerform(iterations: iterations, execute: sendable)
     }
