@@ -2,6 +2,14 @@ import ArgumentParser
 import Foundation
 import Offramp
 
+/// The value of --selection, or an error listing the valid ones.
+func parseSelection(_ s: String) throws -> ExtractSelection {
+    guard let v = ExtractSelection(rawValue: s) else {
+        throw ValidationError("--selection must be one of \(ExtractSelection.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return v
+}
+
 /// --retention and --selection, shared by eval, predict and sweep.
 struct RetentionOptions: ParsableArguments {
     @Option(help: "PoWER-BERT: word-vectors kept after each layer (L1,L2,...), or none (default: the model's saved configuration).")
@@ -10,12 +18,7 @@ struct RetentionOptions: ParsableArguments {
     var selection: String?
 
     func resolve(_ m: MultiExitModel) throws -> WordVectorRetention {
-        let chosen = try selection.map { s -> ExtractSelection in
-            guard let v = ExtractSelection(rawValue: s) else {
-                throw ValidationError("--selection must be one of \(ExtractSelection.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return v
-        }
+        let chosen = try selection.map(parseSelection)
         guard let retention else {
             guard let chosen else { return .saved }
             guard let saved = try m.resolve(.saved) else { throw OfframpError("--selection needs --retention (this model has no saved configuration)") }
@@ -51,9 +54,7 @@ struct PowerTrainingOptions: ParsableArguments {
     @Flag(help: "Continue from the checkpoint in --out.") var resume = false
 
     func prepare() throws -> (MultiExitModel, [EncodedExample], [EncodedExample], TrainingOptions, ExtractSelection, Int) {
-        guard let sel = ExtractSelection(rawValue: selection) else {
-            throw ValidationError("--selection must be one of \(ExtractSelection.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
+        let sel = try parseSelection(selection)
         guard let mode = TrainingMode(rawValue: mode), mode == .joint || mode == .finetune else {
             throw ValidationError("--mode must be joint or finetune")
         }

@@ -196,18 +196,8 @@ import Testing
             var rng = SeededRandom(seed: 5)
             for i in rp.values.indices { rp.values[i] = 0.3 + 0.7 * Float(rng.next() % 1000) / 1000 }
         }
-        _ = try trainer.lossAndGradients(batch, stage: .joint, pass: .deterministic())
-        let analytic = trainer.grads.storage.array
-        var params = model.store.storage.array
-        var indices: [Int] = []
-        for e in model.store.entries where !e.name.hasPrefix("pooler.") {
-            for k in 0..<min(e.count, 3) { indices.append(e.offset + (k * 7919) % e.count) }
-        }
-        let storage = model.store.storage.pointer, count = params.count
-        checkGradient(hard ? "hard extract" : "soft extract", parameters: &params, analytic: analytic, h: 1e-2,
-                      tolerance: 2e-2, absoluteFloor: 1e-3, indices: indices) { p in
-            p.withUnsafeBufferPointer { storage.update(from: $0.baseAddress!, count: count) }
-            return (try? trainer.lossAndGradients(batch, stage: .joint, pass: .deterministic())) ?? .nan
+        try TrainingGradientTests.checkModelGradient(hard ? "hard extract" : "soft extract", model: model, trainer: trainer, perEntry: 3) {
+            try trainer.lossAndGradients(batch, stage: .joint, pass: .deterministic())
         }
         guard let rp = trainer.retentionParameters else { return }
         _ = try trainer.lossAndGradients(batch, stage: .joint, pass: .deterministic())

@@ -252,18 +252,8 @@ import Testing
         for e in examples { halting += e.rowWords.map { $0 >= 0 ? 1 + Int($0) % 3 : 3 } }
         #expect(halting.contains(1) && halting.contains(2), "some rows halt early")
         let trainer = Trainer(model: model, options: TrainingOptions())
-        _ = try trainer.lossAndGradients(batch, stage: .tokee, pass: .deterministic(), haltingLayers: halting)
-        let analytic = trainer.grads.storage.array
-        var params = model.store.storage.array
-        var indices: [Int] = []
-        for e in model.store.entries where !e.name.hasPrefix("pooler.") {
-            for k in 0..<min(e.count, 4) { indices.append(e.offset + (k * 7919) % e.count) }
-        }
-        let storage = model.store.storage.pointer, count = params.count
-        checkGradient("tokee \(head.rawValue)", parameters: &params, analytic: analytic, h: 1e-2,
-                      tolerance: 2e-2, absoluteFloor: 1e-3, indices: indices) { p in
-            p.withUnsafeBufferPointer { storage.update(from: $0.baseAddress!, count: count) }
-            return (try? trainer.lossAndGradients(batch, stage: .tokee, pass: .deterministic(), haltingLayers: halting)) ?? .nan
+        try TrainingGradientTests.checkModelGradient("tokee \(head.rawValue)", model: model, trainer: trainer, perEntry: 4) {
+            try trainer.lossAndGradients(batch, stage: .tokee, pass: .deterministic(), haltingLayers: halting)
         }
     }
 

@@ -160,7 +160,7 @@ public final class BertEncoder: @unchecked Sendable {
     /// the dense products plus the attention products. Embeddings, LayerNorm
     /// and activations are left out, as is usual.
     public func layerFlops(lengths: [Int]) -> Double {
-        layerFlops(ActiveSet(starts: lengths.map { _ in 0 }, lengths: lengths))
+        layerFlops(ActiveSet(lengths: lengths))
     }
 
     /// FLOPs of one layer step on an active set: keys and values for every
