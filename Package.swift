@@ -9,10 +9,14 @@ let package = Package(
     name: "Offramp",
     products: [
         .library(name: "Offramp", targets: ["Offramp"]),
+        .library(name: "OfframpServer", targets: ["OfframpServer"]),
         .executable(name: "offramp", targets: ["offramp"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // OpenBLAS's CBLAS interface (apt: libopenblas-dev, found through pkg-config).
@@ -25,16 +29,28 @@ let package = Package(
         // attributes, chosen at run time: no special flags needed).
         .target(name: "CKernels"),
         .target(name: "Offramp", dependencies: ["COpenBLAS", "CKernels"]),
+        // `offramp serve`: HTTP inference with dynamic, continuous batching.
+        // A target of its own so the library does not pull in a web stack.
+        .target(
+            name: "OfframpServer",
+            dependencies: [
+                "Offramp",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "offramp",
             dependencies: [
                 "Offramp",
+                "OfframpServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "OfframpTests",
-            dependencies: ["Offramp"],
+            dependencies: ["Offramp", "OfframpServer"],
             resources: [.copy("Fixtures")]
         ),
     ],

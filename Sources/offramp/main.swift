@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Offramp
 
@@ -9,4 +10,7 @@ if let coreType = BLASKernels.preferredCoreType() {
     execv("/proc/self/exe", CommandLine.unsafeArgv)
     // execv returns only on failure: carry on with the kernels we have.
 }
-OfframpCommand.main()
+// The async entry point explicitly: from top-level code Swift picks
+// ParsableCommand's synchronous main, which never calls an async run().
+func runCommand<C: AsyncParsableCommand>(_ command: C.Type) async { await command.main(nil) }
+await runCommand(OfframpCommand.self)

@@ -78,6 +78,16 @@ public enum JSONValue: Sendable, Equatable, Codable {
 
     // MARK: - Conversion to and from the strict parser's tree
 
+    /// Parses JSON text strictly (UTF-8, no duplicate keys, bounded nesting).
+    /// The error gives the line and column ("invalid JSON at line 1, column 9: ...").
+    public static func parse(_ data: Data) throws -> JSONValue {
+        do {
+            return JSONValue(try StrictJSON.parse(data))
+        } catch {
+            throw OfframpError(error.message)
+        }
+    }
+
     init(_ node: StrictJSON.Node) {
         switch node {
         case .null: self = .null

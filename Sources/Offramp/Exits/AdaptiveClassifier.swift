@@ -22,7 +22,7 @@ public struct Prediction: Sendable, Equatable {
 /// ```
 public final class AdaptiveClassifier: @unchecked Sendable {
     public let model: MultiExitModel
-    let runner: EarlyExitRunner
+    public let runner: EarlyExitRunner
     /// Tokens per text, [CLS] and [SEP] included.
     public var maxLength: Int
     /// The policy used when none is given: the calibrated one saved in the
@@ -48,11 +48,20 @@ public final class AdaptiveClassifier: @unchecked Sendable {
 
     /// Tokenizes texts as the classifier does; an empty text is an error naming its position.
     public func encode(_ texts: [String]) throws -> [EncodedExample] {
-        try texts.enumerated().map { i, text in
-            try requireNonBlank(text, position: i + 1)
-            let e = try model.tokenizer.encode(text, pair: nil, maxLength: maxLength)
-            return EncodedExample(ids: e.ids, typeIds: e.typeIds, queryPositions: [0], labels: [-1])
-        }
+        try texts.enumerated().map { i, text in try encode(text, position: i + 1).example }
+    }
+
+    /// One text, cut to `maxLength` tokens; `truncated` says whether it was.
+    /// A blank text is an error naming its 1-based `position`.
+    public func encode(_ text: String, position: Int) throws -> (example: EncodedExample, truncated: Bool) {
+        try requireNonBlank(text, position: position)
+        let e = try model.tokenizer.encode(text, pair: nil, maxLength: maxLength)
+        return (EncodedExample(ids: e.ids, typeIds: e.typeIds, queryPositions: [0], labels: [-1]), e.truncated)
+    }
+
+    /// The prediction a runner's result stands for.
+    public func prediction(_ r: ExitResult) -> Prediction {
+        Prediction(label: labels[r.label], probabilities: r.probabilities, exitLayer: r.exitLayer, uncertainties: r.uncertainties)
     }
 
     /// Classifies `texts` under `policy` (default: `defaultPolicy`), `batchSize` at a time.
@@ -61,8 +70,6 @@ public final class AdaptiveClassifier: @unchecked Sendable {
                          retention: WordVectorRetention = .saved) throws -> [Prediction] {
         guard !texts.isEmpty else { throw OfframpError("no texts to classify") }
         let run = try runner.run(try encode(texts), policy: policy ?? defaultPolicy, batchSize: batchSize, retention: retention)
-        return run.results.map {
-            Prediction(label: labels[$0.label], probabilities: $0.probabilities, exitLayer: $0.exitLayer, uncertainties: $0.uncertainties)
-        }
+        return run.results.map(prediction)
     }
 }

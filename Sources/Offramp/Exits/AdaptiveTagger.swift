@@ -24,7 +24,7 @@ public struct TaggedWord: Sendable, Equatable {
 /// ```
 public final class AdaptiveTagger: @unchecked Sendable {
     public let model: MultiExitModel
-    let runner: EarlyExitRunner
+    public let runner: EarlyExitRunner
     /// Tokens per sentence, [CLS] and [SEP] included.
     public var maxLength: Int
     /// The model's calibrated policy, else full depth.
@@ -47,20 +47,28 @@ public final class AdaptiveTagger: @unchecked Sendable {
     /// Labels pre-split sentences under `policy` (default: `defaultPolicy`).
     public func tag(_ sentences: [[String]], policy: ExitPolicy? = nil, batchSize: Int = 32) throws -> [[TaggedWord]] {
         guard !sentences.isEmpty else { throw OfframpError("no sentences to label") }
-        var examples: [EncodedExample] = [], indices: [[Int: Int]] = []
-        for (i, words) in sentences.enumerated() {
-            guard !words.isEmpty else { throw OfframpError("sentence \(i + 1) has no words") }
-            let (e, index) = ExampleEncoder.wordExample(try model.tokenizer.encode(words: words, maxLength: maxLength), labels: nil)
-            examples.append(e); indices.append(index)
-        }
-        let run = try runner.run(examples, policy: policy ?? defaultPolicy, batchSize: batchSize)
-        return zip(sentences, zip(run.results, indices)).map { words, pair in
-            let (r, index) = pair
-            return words.enumerated().map { w, word in
-                guard let k = index[w] else { return TaggedWord(word: word, label: nil, probability: 0, exitLayer: 0) }
-                return TaggedWord(word: word, label: model.labels[r.labels[k]], probability: r.labelProbabilities[k][r.labels[k]],
-                                  exitLayer: r.exitLayers[k])
-            }
+        let encoded = try sentences.enumerated().map { i, words in try encode(words, position: i + 1) }
+        let run = try runner.run(encoded.map(\.example), policy: policy ?? defaultPolicy, batchSize: batchSize)
+        return zip(sentences, zip(run.results, encoded)).map { words, pair in tagged(words, pair.0, pair.1.wordQueries) }
+    }
+
+    /// One sentence's words, cut to `maxLength` tokens. `wordQueries` maps a
+    /// word's index to its query (words cut off have none); `truncated` says
+    /// whether any piece was cut. No words is an error naming the 1-based `position`.
+    public func encode(_ words: [String], position: Int) throws
+        -> (example: EncodedExample, wordQueries: [Int: Int], truncated: Bool) {
+        guard !words.isEmpty else { throw OfframpError("sentence \(position) has no words") }
+        let encoding = try model.tokenizer.encode(words: words, maxLength: maxLength)
+        let (e, index) = ExampleEncoder.wordExample(encoding, labels: nil)
+        return (e, index, encoding.truncated)
+    }
+
+    /// The words of a runner's result (`wordQueries` from `encode`).
+    public func tagged(_ words: [String], _ r: ExitResult, _ wordQueries: [Int: Int]) -> [TaggedWord] {
+        words.enumerated().map { w, word in
+            guard let k = wordQueries[w] else { return TaggedWord(word: word, label: nil, probability: 0, exitLayer: 0) }
+            return TaggedWord(word: word, label: model.labels[r.labels[k]], probability: r.labelProbabilities[k][r.labels[k]],
+                              exitLayer: r.exitLayers[k])
         }
     }
 

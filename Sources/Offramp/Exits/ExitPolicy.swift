@@ -69,9 +69,10 @@ public enum ExitPolicy: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Parses a policy name and its setting as the command line gives them;
-    /// errors name the option and the valid range.
+    /// errors name the option (`optionPrefix` + field: "--threshold" on the
+    /// command line, "threshold" for a JSON body) and the valid range.
     public static func parse(_ name: String, threshold: Double?, patience: Int?, layer: Int?, window: Int? = nil,
-                             layers: Int) throws -> ExitPolicy {
+                             layers: Int, optionPrefix o: String = "--") throws -> ExitPolicy {
         func need<T>(_ v: T?, _ option: String) throws -> T {
             guard let v else { throw OfframpError("policy \(name) needs \(option)") }
             return v
@@ -83,25 +84,25 @@ public enum ExitPolicy: Sendable, Equatable, CustomStringConvertible {
         switch name {
         case "full": return .full
         case "budget":
-            let k = try need(layer, "--layer K")
-            guard (1...layers).contains(k) else { throw OfframpError("--layer \(k) is out of range: the model has layers 1...\(layers)") }
+            let k = try need(layer, "\(o)layer K")
+            guard (1...layers).contains(k) else { throw OfframpError("\(o)layer \(k) is out of range: the model has layers 1...\(layers)") }
             return .budget(layer: k)
-        case "entropy": return .entropy(try unit(try need(threshold, "--threshold T"), "--threshold"))
-        case "confidence": return .confidence(try unit(try need(threshold, "--threshold T"), "--threshold"))
+        case "entropy": return .entropy(try unit(try need(threshold, "\(o)threshold T"), "\(o)threshold"))
+        case "confidence": return .confidence(try unit(try need(threshold, "\(o)threshold T"), "\(o)threshold"))
         case "patience":
-            let p = try need(patience, "--patience P")
-            guard p >= 1 && p < layers else { throw OfframpError("--patience \(p) is out of range: it must be in 1...\(layers - 1)") }
+            let p = try need(patience, "\(o)patience P")
+            guard p >= 1 && p < layers else { throw OfframpError("\(o)patience \(p) is out of range: it must be in 1...\(layers - 1)") }
             return .patience(p)
         case "patience-confidence":
-            let p = try need(patience, "--patience P")
-            guard p >= 1 && p <= layers else { throw OfframpError("--patience \(p) is out of range: it must be in 1...\(layers)") }
-            return .patienceConfidence(patience: p, tau: try unit(try need(threshold, "--threshold T"), "--threshold"))
+            let p = try need(patience, "\(o)patience P")
+            guard p >= 1 && p <= layers else { throw OfframpError("\(o)patience \(p) is out of range: it must be in 1...\(layers)") }
+            return .patienceConfidence(patience: p, tau: try unit(try need(threshold, "\(o)threshold T"), "\(o)threshold"))
         case "sentee", "sentee-confidence":
-            return .sentee(try unit(try need(threshold, "--threshold T"), "--threshold"), name == "sentee" ? .entropy : .confidence)
+            return .sentee(try unit(try need(threshold, "\(o)threshold T"), "\(o)threshold"), name == "sentee" ? .entropy : .confidence)
         case "tokee", "tokee-confidence":
             let k = window ?? 2
-            guard k >= 0 else { throw OfframpError("--window \(k) is out of range: it must be 0 or more") }
-            return .tokee(window: k, tau: try unit(try need(threshold, "--threshold T"), "--threshold"), name == "tokee" ? .entropy : .confidence)
+            guard k >= 0 else { throw OfframpError("\(o)window \(k) is out of range: it must be 0 or more") }
+            return .tokee(window: k, tau: try unit(try need(threshold, "\(o)threshold T"), "\(o)threshold"), name == "tokee" ? .entropy : .confidence)
         default:
             throw OfframpError("unknown policy \"\(name)\" (known: \(Self.knownNames.joined(separator: ", ")))")
         }

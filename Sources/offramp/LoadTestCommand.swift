@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import Offramp
+import OfframpServer
+
+struct LoadTestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loadtest",
+        abstract: "Load a running `offramp serve` on loopback: throughput and latency at several client counts.",
+        discussion: """
+            Each client keeps one connection and sends the next request as soon as the last is answered \
+            (closed loop). Texts come from --data (a classification .tsv/.csv/.jsonl/.txt file, or a labeling \
+            .conll / word/TAG file for /v1/label), --texts-per-request at a time. Each policy in --policies is \
+            measured at each client count; "default" sends no policy (the model's calibrated one).
+            """)
+
+    @Option(help: "Server port on 127.0.0.1.") var port = 8080
+    @Option(help: "Endpoint: /v1/classify or /v1/label.") var path = "/v1/classify"
+    @Option(help: "Texts to send.") var data: String
+    @Option(help: "Texts per request.") var textsPerRequest = 1
+    @Option(help: "Client counts, comma-separated.") var clients = "1,8,64"
+    @Option(help: "Seconds per measurement (after 1 s of warm-up).") var duration = 10.0
+    @Option(help: "Policies as JSON fragments separated by ';', e.g. 'default;\"policy\":\"full\";\"policy\":\"entropy\",\"threshold\":0.4'.")
+    var policies = "default;\"policy\":\"full\""
+    @Flag(help: "JSON lines instead of a table.") var json = false
+
+    func run() throws {
+        let url = URL(fileURLWithPath: data)
+        let texts: [String]
+        if path == "/v1/label" {
+            texts = try TokenLabelData.load(url).map { $0.words.joined(separator: " ") }
+        } else {
+            texts = try ClassificationData.load(url, requireLabels: false).map(\.text)
+        }
+        guard !texts.isEmpty else { throw OfframpError("\(data): no texts") }
+        let counts = try clients.split(separator: ",").map { s -> Int in
+            guard let n = Int(s.trimmingCharacters(in: .whitespaces)), n > 0 else { throw OfframpError("--clients: \"\(s)\" is not a positive number") }
+            return n
+        }
+        if !json {
+            print("| policy | clients | requests/s | texts/s | p50 ms | p90 ms | p99 ms | max ms | errors |")
+            print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        }
+        for fragment in policies.split(separator: ";").map(String.init) {
+            let extra = fragment == "default" ? "" : "," + fragment
+            var bodies: [Data] = []
+            var i = 0
+            while bodies.count < max(1, texts.count / textsPerRequest) {
+                let chunk = (0..<textsPerRequest).map { texts[(i + $0) % texts.count] }
+                i += textsPerRequest
+                let quoted = chunk.map { String(decoding: try! JSONEncoder().encode($0), as: UTF8.self) }
+                bodies.append(Data("{\"texts\":[\(quoted.joined(separator: ","))]\(extra)}".utf8))
+            }
+            for n in counts {
+                let r = generateLoad(port: port, path: path, bodies: bodies, textsPerBody: textsPerRequest, clients: n, duration: duration)
+                let name = fragment == "default" ? "default" : fragment.replacingOccurrences(of: "\"", with: "")
+                if json {
+                    print(String(format: "{\"policy\":%@,\"clients\":%d,\"requests_per_s\":%.1f,\"texts_per_s\":%.1f,\"p50_ms\":%.2f,\"p90_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f,\"requests\":%d,\"errors\":%d}",
+                                 String(decoding: try JSONEncoder().encode(name), as: UTF8.self), n, r.requestsPerSecond, r.textsPerSecond,
+                                 r.p50 * 1000, r.p90 * 1000, r.p99 * 1000, r.max * 1000, r.requests, r.errors))
+                } else {
+                    print(String(format: "| %@ | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %d |", name, n, r.requestsPerSecond, r.textsPerSecond,
+                                 r.p50 * 1000, r.p90 * 1000, r.p99 * 1000, r.max * 1000, r.errors))
+                }
+                for s in r.errorSamples { printError("loadtest: error: \(s)") }
+            }
+        }
+    }
+}
