@@ -48,6 +48,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Fuzzing the parsers that take outside bytes (scripts/fuzz); a plain
+        // build replays saved inputs.
+        .executableTarget(name: "offramp-fuzz", dependencies: ["Offramp"], path: "Sources/OfframpFuzz"),
         .testTarget(
             name: "OfframpTests",
             dependencies: ["Offramp", "OfframpServer"],

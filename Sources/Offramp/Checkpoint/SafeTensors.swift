@@ -37,21 +37,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
         let path = url.path
         mapping = try Self.map(path: path)
         do {
-            guard mapping.count >= 8 else {
-                throw OfframpError("\(path): not a safetensors file: \(mapping.count) bytes, shorter than the 8-byte header length")
-            }
-            let rawLength = UInt64(littleEndian: mapping.loadUnaligned(as: UInt64.self))
-            guard rawLength <= UInt64(SafeTensorsHeader.maxHeaderLength) else {
-                throw OfframpError("\(path): header length \(rawLength) is absurd (limit \(SafeTensorsHeader.maxHeaderLength) bytes): not a safetensors file or corrupt")
-            }
-            let headerLength = Int(rawLength)
-            guard headerLength <= mapping.count - 8 else {
-                throw OfframpError("\(path): header length \(headerLength) runs past the end of the file (\(mapping.count) bytes): truncated or corrupt")
-            }
-            let dataStart = 8 + headerLength
-            let header = try SafeTensorsHeader(
-                json: UnsafeRawBufferPointer(rebasing: mapping[8..<dataStart]), file: path,
-                dataStart: dataStart, dataLength: mapping.count - dataStart)
+            let header = try Self.readHeader(mapping, path: path)
             names = header.tensors.map(\.name)
             tensors = Dictionary(header.tensors.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
             metadata = header.metadata
@@ -62,6 +48,29 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     deinit { Self.unmap(mapping) }
+
+    /// Reads and checks the header of a whole safetensors file in memory:
+    /// the 8-byte length, the JSON, every tensor's dtype, shape and offsets
+    /// (inside the data, no overlaps). After this, reading any listed tensor
+    /// cannot go out of bounds. Errors name `path`.
+    public static func readHeader(_ file: UnsafeRawBufferPointer, path: String) throws
+        -> (tensors: [SafeTensorInfo], metadata: [String: String]) {
+        guard file.count >= 8 else {
+            throw OfframpError("\(path): not a safetensors file: \(file.count) bytes, shorter than the 8-byte header length")
+        }
+        let rawLength = UInt64(littleEndian: file.loadUnaligned(as: UInt64.self))
+        guard rawLength <= UInt64(SafeTensorsHeader.maxHeaderLength) else {
+            throw OfframpError("\(path): header length \(rawLength) is absurd (limit \(SafeTensorsHeader.maxHeaderLength) bytes): not a safetensors file or corrupt")
+        }
+        let headerLength = Int(rawLength)
+        guard headerLength <= file.count - 8 else {
+            throw OfframpError("\(path): header length \(headerLength) runs past the end of the file (\(file.count) bytes): truncated or corrupt")
+        }
+        let dataStart = 8 + headerLength
+        let header = try SafeTensorsHeader(json: UnsafeRawBufferPointer(rebasing: file[8..<dataStart]), file: path,
+                                           dataStart: dataStart, dataLength: file.count - dataStart)
+        return (header.tensors, header.metadata)
+    }
 
     // MARK: - Access
 
