@@ -38,8 +38,8 @@ struct LoadTestCommand: ParsableCommand {
             return n
         }
         if !json {
-            print("| policy | clients | requests/s | texts/s | p50 ms | p90 ms | p99 ms | max ms | errors |")
-            print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+            print("| policy | clients | requests/s | texts/s | p50 ms | p90 ms | p99 ms | max ms | mean exit layer | errors |")
+            print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         }
         for fragment in policies.split(separator: ";").map(String.init) {
             let extra = fragment == "default" ? "" : "," + fragment
@@ -52,18 +52,34 @@ struct LoadTestCommand: ParsableCommand {
                 bodies.append(Data("{\"texts\":[\(quoted.joined(separator: ","))]\(extra)}".utf8))
             }
             for n in counts {
+                let exitsBefore = exitLayerCounts()
                 let r = generateLoad(port: port, path: path, bodies: bodies, textsPerBody: textsPerRequest, clients: n, duration: duration)
                 let name = fragment == "default" ? "default" : fragment.replacingOccurrences(of: "\"", with: "")
+                // The server counts exits per layer: the difference is this level's.
+                let exits = exitLayerCounts().map { layer, n in (layer, n - (exitsBefore[layer] ?? 0)) }
+                let answered = exits.reduce(0) { $0 + $1.1 }
+                let meanExit = answered == 0 ? 0 : Double(exits.reduce(0) { $0 + $1.0 * $1.1 }) / Double(answered)
                 if json {
-                    print(String(format: "{\"policy\":%@,\"clients\":%d,\"requests_per_s\":%.1f,\"texts_per_s\":%.1f,\"p50_ms\":%.2f,\"p90_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f,\"requests\":%d,\"errors\":%d}",
+                    print(String(format: "{\"policy\":%@,\"clients\":%d,\"requests_per_s\":%.1f,\"texts_per_s\":%.1f,\"p50_ms\":%.2f,\"p90_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f,\"mean_exit_layer\":%.3f,\"requests\":%d,\"errors\":%d}",
                                  String(decoding: try JSONEncoder().encode(name), as: UTF8.self), n, r.requestsPerSecond, r.textsPerSecond,
-                                 r.p50 * 1000, r.p90 * 1000, r.p99 * 1000, r.max * 1000, r.requests, r.errors))
+                                 r.p50 * 1000, r.p90 * 1000, r.p99 * 1000, r.max * 1000, meanExit, r.requests, r.errors))
                 } else {
-                    print(String(format: "| %@ | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %d |", name, n, r.requestsPerSecond, r.textsPerSecond,
-                                 r.p50 * 1000, r.p90 * 1000, r.p99 * 1000, r.max * 1000, r.errors))
+                    print(String(format: "| %@ | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f | %d |", name, n, r.requestsPerSecond, r.textsPerSecond,
+                                 r.p50 * 1000, r.p90 * 1000, r.p99 * 1000, r.max * 1000, meanExit, r.errors))
                 }
                 for s in r.errorSamples { printError("loadtest: error: \(s)") }
             }
         }
+    }
+
+    /// The server's offramp_exits_total by layer (empty if /metrics cannot be read).
+    func exitLayerCounts() -> [Int: Int] {
+        guard let r = try? LoopbackHTTPClient(port: port).request("GET", "/metrics"), r.status == 200 else { return [:] }
+        var counts: [Int: Int] = [:]
+        for line in r.text.split(separator: "\n") where line.hasPrefix("offramp_exits_total{layer=\"") {
+            let parts = line.dropFirst("offramp_exits_total{layer=\"".count).split(separator: "\"")
+            if parts.count == 2, let layer = Int(parts[0]), let n = Int(parts[1].dropFirst(2)) { counts[layer] = n }
+        }
+        return counts
     }
 }
