@@ -30,6 +30,7 @@ extension InferenceServer {
                             onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         Application(
             router: router(),
+            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(limits.idleTimeout * 1000)))),
             configuration: .init(address: .hostname(host, port: port), serverName: "offramp"),
             services: [BatcherService(batcher: batcher)],
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },

@@ -14,6 +14,9 @@ public struct ServerLimits: Sendable {
     public var maxTokens: Int?
     /// Seconds a request may take, queueing included (longer: 503).
     public var requestTimeout = 10.0
+    /// Seconds a connection may sit idle (a client that stops sending
+    /// half-way through a request included) before the server closes it.
+    public var idleTimeout = 30.0
     /// Texts waiting for a slot before new requests are turned away (503).
     public var maxQueuedTexts = 4096
     /// Most inputs in the encoder at once.
@@ -31,6 +34,7 @@ public struct ServerLimits: Sendable {
         try check(maxTexts > 0, "--max-texts must be positive")
         try check(maxTokens.map { $0 >= 2 } ?? true, "--max-tokens must be at least 2 ([CLS] and [SEP])")
         try check(requestTimeout > 0, "--timeout must be positive")
+        try check(idleTimeout > 0, "--idle-timeout must be positive")
         try check(maxQueuedTexts >= maxTexts, "--max-queued-texts must be at least --max-texts")
         try check(batchSize > 0, "--batch-size must be positive")
         try check(maxBatchWait >= 0 && maxBatchWait < 1, "--max-batch-wait must be in [0, 1) seconds")

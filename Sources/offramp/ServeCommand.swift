@@ -25,6 +25,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Tokens per text (default: the model's maximum length); longer texts are cut or refused.") var maxTokens: Int?
     @Option(help: "Seconds a request may take, queueing included.") var timeout = 10.0
     @Option(help: "Texts waiting before new requests get 503.") var maxQueuedTexts = 4096
+    @Option(help: "Seconds a connection may sit idle (or stall mid-request) before it is closed.") var idleTimeout = 30.0
 
     func run() async throws {
         var limits = ServerLimits()
@@ -35,6 +36,7 @@ struct ServeCommand: AsyncParsableCommand {
         limits.maxTokens = maxTokens
         limits.requestTimeout = timeout
         limits.maxQueuedTexts = maxQueuedTexts
+        limits.idleTimeout = idleTimeout
         let m = try MultiExitModel.load(directory: URL(fileURLWithPath: model))
         let server = try InferenceServer(model: m, limits: limits)
         let host = self.host, path = server.inferencePath

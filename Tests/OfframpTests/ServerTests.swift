@@ -229,6 +229,26 @@ import Testing
         }
     }
 
+    /// A client that stops half-way through its body is cut off after the idle timeout.
+    @Test func stalledConnectionsAreClosed() async throws {
+        var limits = ServerLimits()
+        limits.idleTimeout = 0.3
+        try await Self.withTinyClassifier(limits: limits) { _, port in
+            let started = Date()
+            let outcome: Result<LoopbackHTTPClient.Response, any Error> = await withCheckedContinuation { c in
+                Thread.detachNewThread {
+                    let client = LoopbackHTTPClient(port: port)
+                    let head = "POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"texts\": [\"w1"
+                    c.resume(returning: Result { try client.send(Array(head.utf8)) })
+                }
+            }
+            #expect(throws: (any Error).self) { try outcome.get() }
+            #expect(Date().timeIntervalSince(started) < 5)
+            let health = try await Self.http(port, "GET", "/health")
+            #expect(health.status == 200)
+        }
+    }
+
     /// Graceful shutdown: requests in flight are answered, the port then closes.
     @Test func shutdownDrainsRequestsInFlight() async throws {
         let (model, _, dir) = try EarlyExitTests.trainedTinyModel()
