@@ -25,9 +25,13 @@ train() {  # name model [flags...]
 train minilm "$MODEL"
 train e5 "$E5" --freeze-word-embeddings
 
-# Sweeps, after all training.
+# Sweeps, after all training: the default grids, then entropy beyond the
+# default's 0.96 (with two classes, normalized entropy 0.99 is a top
+# probability of about 0.56), each run against its own full depth.
 for name in minilm e5; do
   "$BIN" sweep --model "$OUT/$name" --data "$D/test.tsv" --batch-size 32 --policies entropy,confidence,patience --json \
     --plot "$OUT/$name.svg" 2> /dev/null > "$OUT/$name.jsonl"
+  "$BIN" sweep --model "$OUT/$name" --data "$D/test.tsv" --batch-size 32 --policies entropy --thresholds 0.97,0.98,0.99,0.995 \
+    --json --plot "$OUT/$name-more.svg" 2> /dev/null > "$OUT/$name-more.jsonl"
 done
 python3 bench/summarize_e5.py "$OUT" | tee "$OUT/summary.md"

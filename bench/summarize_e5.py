@@ -15,7 +15,12 @@ out = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/e5")
 models = {"MiniLM-L6 (6 layers)": "minilm", "multilingual e5-small (12 layers)": "e5"}
 runs = {}
 for label, stem in models.items():
+    # <stem>.jsonl: the default grids; <stem>-more.jsonl: more entropy
+    # thresholds, a separate run whose own full-depth line is left out.
     points = [json.loads(l) for l in (out / f"{stem}.jsonl").read_text().splitlines() if l.strip()]
+    more = out / f"{stem}-more.jsonl"
+    if more.exists():
+        points += [p for p in map(json.loads, filter(str.strip, more.read_text().splitlines())) if p["policy"] != "full"]
     for p in points:
         p["score"] = 100 * p["accuracy"]
     runs[label] = points
