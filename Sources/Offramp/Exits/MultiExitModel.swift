@@ -16,7 +16,7 @@ public final class MultiExitModel: @unchecked Sendable {
     public let encoder: BertEncoder
     /// heads[i] is the exit after layer settings.exits[i].
     public let heads: [ExitHead]
-    public let tokenizer: WordPieceTokenizer
+    public let tokenizer: any TextTokenizer
     let workspace = Workspace()
 
     public var labels: [String] { settings.labels }
@@ -48,7 +48,7 @@ public final class MultiExitModel: @unchecked Sendable {
     }
 
     init(directory: URL, config: BertConfig, settings: ExitSettings, store: ParameterStore, hasPooler: Bool,
-         tokenizer: WordPieceTokenizer) throws {
+         tokenizer: any TextTokenizer) throws {
         self.directory = directory
         self.config = config
         self.settings = settings
@@ -71,7 +71,7 @@ public final class MultiExitModel: @unchecked Sendable {
         let store = ParameterStore(specs: specs(config, settings))
         let missing = try store.load(from: file, optional: ["pooler.dense.weight", "pooler.dense.bias"])
         return try MultiExitModel(directory: directory, config: config, settings: settings, store: store,
-                                  hasPooler: missing.isEmpty, tokenizer: try WordPieceTokenizer.load(directory: directory))
+                                  hasPooler: missing.isEmpty, tokenizer: try Tokenizers.load(directory: directory))
     }
 
     /// A new multi-exit model from a pretrained encoder directory: backbone
@@ -103,7 +103,7 @@ public final class MultiExitModel: @unchecked Sendable {
             store["exits.\(last).pooler.bias"].update(from: store["pooler.dense.bias"], count: config.hiddenSize)
         }
         return try MultiExitModel(directory: directory, config: config, settings: settings, store: store,
-                                  hasPooler: hasPooler, tokenizer: try WordPieceTokenizer.load(directory: directory))
+                                  hasPooler: hasPooler, tokenizer: try Tokenizers.load(directory: directory))
     }
 
     // MARK: Saving
@@ -116,34 +116,26 @@ public final class MultiExitModel: @unchecked Sendable {
     /// leaves either the old checkpoint or the new one. `extraFiles` (name,
     /// bytes) are written alongside (the trainer's state).
     public func save(to out: URL, trainingMode: String? = nil, extraFiles: [(String, Data)] = []) throws {
-        let fm = FileManager.default
-        let parent = out.deletingLastPathComponent()
-        try fm.createDirectory(at: parent, withIntermediateDirectories: true)
-        let tmp = parent.appendingPathComponent(".\(out.lastPathComponent).tmp-\(getpid())")
-        try? fm.removeItem(at: tmp)
-        try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
-        var writer = SafeTensorsWriter()
-        for e in store.entries {
-            try writer.add(e.name, shape: e.shape, floats: UnsafeBufferPointer(start: store[e.name], count: e.count))
-        }
-        writer.metadata = ["format": "pt", "producer": "offramp"]
-        try writer.write(to: tmp.appendingPathComponent("model.safetensors"))
-        var cfg = config
-        var s = settings
-        if let trainingMode { s.trainingMode = trainingMode }
-        try s.write(into: &cfg)
-        try cfg.save(to: tmp.appendingPathComponent("config.json"))
-        for name in Self.tokenizerFiles {
-            let src = directory.appendingPathComponent(name)
-            if fm.fileExists(atPath: src.path), src.standardizedFileURL != tmp.appendingPathComponent(name).standardizedFileURL {
-                try fm.copyItem(at: src, to: tmp.appendingPathComponent(name))
+        try replaceDirectoryAtomically(out) { tmp in
+            let fm = FileManager.default
+            var writer = SafeTensorsWriter()
+            for e in store.entries {
+                try writer.add(e.name, shape: e.shape, floats: UnsafeBufferPointer(start: store[e.name], count: e.count))
             }
+            writer.metadata = ["format": "pt", "producer": "offramp"]
+            try writer.write(to: tmp.appendingPathComponent("model.safetensors"))
+            var cfg = config
+            var s = settings
+            if let trainingMode { s.trainingMode = trainingMode }
+            try s.write(into: &cfg)
+            try cfg.save(to: tmp.appendingPathComponent("config.json"))
+            for name in Self.tokenizerFiles {
+                let src = directory.appendingPathComponent(name)
+                if fm.fileExists(atPath: src.path), src.standardizedFileURL != tmp.appendingPathComponent(name).standardizedFileURL {
+                    try fm.copyItem(at: src, to: tmp.appendingPathComponent(name))
+                }
+            }
+            for (name, data) in extraFiles { try writeAtomically(data, to: tmp.appendingPathComponent(name)) }
         }
-        for (name, data) in extraFiles { try writeAtomically(data, to: tmp.appendingPathComponent(name)) }
-        // Swap: out -> out.old, tmp -> out, remove out.old.
-        let old = parent.appendingPathComponent(".\(out.lastPathComponent).old-\(getpid())")
-        if fm.fileExists(atPath: out.path) { try fm.moveItem(at: out, to: old) }
-        try fm.moveItem(at: tmp, to: out)
-        try? fm.removeItem(at: old)
     }
 }

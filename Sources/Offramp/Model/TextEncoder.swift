@@ -6,12 +6,12 @@ import Foundation
 /// maximum length inputs are cut to.
 public final class TextEncoder: @unchecked Sendable {
     public let directory: URL
-    public let tokenizer: WordPieceTokenizer
+    public let tokenizer: any TextTokenizer
     public let encoder: BertEncoder
     /// Tokens per text, [CLS] and [SEP] included.
     public private(set) var maxLength: Int
 
-    public init(directory: URL, tokenizer: WordPieceTokenizer, encoder: BertEncoder, maxLength: Int) {
+    public init(directory: URL, tokenizer: any TextTokenizer, encoder: BertEncoder, maxLength: Int) {
         self.directory = directory
         self.tokenizer = tokenizer
         self.encoder = encoder
@@ -19,12 +19,12 @@ public final class TextEncoder: @unchecked Sendable {
     }
 
     /// Loads config.json, model.safetensors and the tokenizer (tokenizer.json
-    /// when present, else vocab.txt). The maximum length is
+    /// when present, WordPiece or Unigram, else vocab.txt). The maximum length is
     /// sentence-transformers' max_seq_length when the directory has one, else
     /// the model's max_position_embeddings.
     public static func load(directory: URL) throws -> TextEncoder {
         let encoder = try BertEncoder.load(directory: directory)
-        let tokenizer = try WordPieceTokenizer.load(directory: directory)
+        let tokenizer = try Tokenizers.load(directory: directory)
         var maxLength = encoder.config.maxPositionEmbeddings
         let st = directory.appendingPathComponent("sentence_bert_config.json")
         if let data = FileManager.default.contents(atPath: st.path),

@@ -24,3 +24,26 @@ public func writeAtomically(_ data: Data, to url: URL) throws {
         throw OfframpError("\(url.path): cannot rename the temporary file into place: \(reason)")
     }
 }
+
+/// Replaces the directory `out` whole: `build` fills a temporary sibling
+/// directory, which is then swapped in, so a crash leaves either the old
+/// directory or the new one, never a mixture.
+public func replaceDirectoryAtomically(_ out: URL, build: (URL) throws -> Void) throws {
+    let fm = FileManager.default
+    let parent = out.deletingLastPathComponent()
+    try fm.createDirectory(at: parent, withIntermediateDirectories: true)
+    let tmp = parent.appendingPathComponent(".\(out.lastPathComponent).tmp-\(getpid())")
+    try? fm.removeItem(at: tmp)
+    try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
+    do {
+        try build(tmp)
+    } catch {
+        try? fm.removeItem(at: tmp)
+        throw error
+    }
+    // Swap: out -> out.old, tmp -> out, remove out.old.
+    let old = parent.appendingPathComponent(".\(out.lastPathComponent).old-\(getpid())")
+    if fm.fileExists(atPath: out.path) { try fm.moveItem(at: out, to: old) }
+    try fm.moveItem(at: tmp, to: out)
+    try? fm.removeItem(at: old)
+}

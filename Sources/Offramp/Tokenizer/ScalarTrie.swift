@@ -51,6 +51,10 @@ struct ScalarTrie: Sendable {
         }
     }
 
+    /// The value stored at `node` (a node `child` returned), -1 when no key ends there.
+    @inline(__always)
+    func value(at node: Int32) -> Int32 { values[Int(node)] }
+
     /// The value of the longest non-empty key that is a prefix of
     /// `scalars[start..<end]`, searched from `root`, with that key's end index.
     @inline(__always)

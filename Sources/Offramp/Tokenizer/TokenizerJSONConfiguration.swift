@@ -10,19 +10,12 @@ extension WordPieceConfiguration {
     /// The file's own `truncation` and `padding` sections are ignored: callers pass
     /// `maxLength` per call (transformers overrides them per call too).
     static func tokenizerJSON(_ url: URL) throws -> WordPieceConfiguration {
-        let source = url.path
-        guard FileManager.default.fileExists(atPath: source) else {
-            throw OfframpError("tokenizer file not found: \(source)")
-        }
-        let bytes: [UInt8]
-        do {
-            bytes = [UInt8](try Data(contentsOf: url))
-        } catch {
-            throw OfframpError("cannot read \(source): \(error.localizedDescription)")
-        }
-        let json = try TokenizerJSONReader.parse(bytes, source: source)
-        func fail(_ message: String) -> OfframpError { OfframpError("\(source): \(message)") }
+        let (json, source, fail) = try TokenizerJSONFile.read(url)
+        return try tokenizerJSON(json, source: source, fail)
+    }
 
+    /// The same from the parsed file (`source` names it in errors).
+    static func tokenizerJSON(_ json: TokenizerJSON, source: String, _ fail: (String) -> OfframpError) throws -> WordPieceConfiguration {
         // Model.
         guard let modelJSON = json["model"], modelJSON.members != nil else { throw fail("no \"model\" object") }
         let modelType = modelJSON["type"]?.string ?? "(none)"
@@ -70,44 +63,9 @@ extension WordPieceConfiguration {
             throw fail("pre_tokenizer.type is \(preType); only BertPreTokenizer is supported")
         }
 
-        // Added tokens: matched before the model; at a given position the longest wins.
-        var added: [AddedToken] = []
-        for (index, entry) in (json["added_tokens"]?.array ?? []).enumerated() {
-            let field = "added_tokens[\(index)]"
-            guard let content = entry["content"]?.string, let id = entry["id"]?.int, let id32 = Int32(exactly: id) else {
-                throw fail("\(field) needs a string content and an integer id")
-            }
-            for key in ["lstrip", "rstrip", "single_word"] where entry[key]?.bool == true {
-                throw fail("\(field) (\(quotedToken(content))) has \(key): true, which is not supported")
-            }
-            added.append(AddedToken(content: content, id: id32, normalized: entry["normalized"]?.bool ?? false))
-        }
+        let added = try TokenizerJSONFile.addedTokens(json, fail)
 
-        // Post-processor.
-        guard let post = json["post_processor"], !post.isNull else {
-            throw fail("post_processor is null; a BERT tokenizer needs TemplateProcessing or BertProcessing")
-        }
-        let template = try postProcessor(post, fail)
-        func lookup(_ token: String) -> Int32? {
-            added.first(where: { $0.content.unicodeScalars.elementsEqual(token.unicodeScalars) })?.id ?? model.id(for: token)
-        }
-        func special(_ items: [PostProcessorTemplate.Item], first: Bool, fallback: String, role: String) throws -> Int32 {
-            if case let .special(ids, _)? = first ? items.first : items.last, let id = first ? ids.first : ids.last {
-                return id
-            }
-            guard let id = lookup(fallback) else { throw fail("no \(role) token: the template has none and \(fallback) is unknown") }
-            return id
-        }
-        let cls = try special(template.single, first: true, fallback: "[CLS]", role: "classifier")
-        let sep = try special(template.single, first: false, fallback: "[SEP]", role: "separator")
-        var pad: Int32
-        if let padding = json["padding"], !padding.isNull, let id = padding["pad_id"]?.int, let id32 = Int32(exactly: id) {
-            pad = id32
-        } else if let id = lookup("[PAD]") {
-            pad = id
-        } else {
-            throw fail("no padding token: padding.pad_id is absent and [PAD] is unknown")
-        }
+        let (template, cls, sep, pad) = try TokenizerJSONFile.template(json, added: added, fail) { model.id(for: $0) }
         return WordPieceConfiguration(model: model, normalizer: normalizer, addedTokens: added, template: template,
                                       clsId: cls, sepId: sep, padId: pad)
     }
@@ -120,9 +78,82 @@ extension WordPieceConfiguration {
         guard let s = v.string else { throw fail("\(field) must be a string") }
         return s
     }
+}
+
+// MARK: - Sections shared by every model type
+
+/// The bytes of a tokenizer file; errors read "<missing>: <path>" and
+/// "<unreadable> <path>: <reason>".
+func readTokenizerFile(_ url: URL, missing: String, unreadable: String) throws -> [UInt8] {
+    guard FileManager.default.fileExists(atPath: url.path) else { throw OfframpError("\(missing): \(url.path)") }
+    do {
+        return [UInt8](try Data(contentsOf: url))
+    } catch {
+        throw OfframpError("\(unreadable) \(url.path): \(error.localizedDescription)")
+    }
+}
+
+/// Reading tokenizer.json: the file itself and the sections that do not depend
+/// on the model type (added tokens, post-processor and the special ids).
+enum TokenizerJSONFile {
+    /// The parsed file, its path, and an error maker prefixing the path.
+    static func read(_ url: URL) throws -> (TokenizerJSON, String, (String) -> OfframpError) {
+        let source = url.path
+        let bytes = try readTokenizerFile(url, missing: "tokenizer file not found", unreadable: "cannot read")
+        let json = try TokenizerJSONReader.parse(bytes, source: source)
+        return (json, source, { OfframpError("\(source): \($0)") })
+    }
+
+    /// Added tokens: matched before the model; at a given position the longest wins.
+    static func addedTokens(_ json: TokenizerJSON, _ fail: (String) -> OfframpError) throws -> [AddedToken] {
+        var added: [AddedToken] = []
+        for (index, entry) in (json["added_tokens"]?.array ?? []).enumerated() {
+            let field = "added_tokens[\(index)]"
+            guard let content = entry["content"]?.string, let id = entry["id"]?.int, let id32 = Int32(exactly: id) else {
+                throw fail("\(field) needs a string content and an integer id")
+            }
+            for key in ["lstrip", "rstrip", "single_word"] where entry[key]?.bool == true {
+                throw fail("\(field) (\(quotedToken(content))) has \(key): true, which is not supported")
+            }
+            added.append(AddedToken(content: content, id: id32, normalized: entry["normalized"]?.bool ?? false))
+        }
+        return added
+    }
+
+    /// The post-processor template and the classifier, separator and padding
+    /// ids: the template's first and last special tokens, and padding.pad_id,
+    /// else [PAD] or <pad> (`lookup` finds model tokens).
+    static func template(_ json: TokenizerJSON, added: [AddedToken], _ fail: (String) -> OfframpError,
+                         lookup model: (String) -> Int32?) throws -> (PostProcessorTemplate, cls: Int32, sep: Int32, pad: Int32) {
+        guard let post = json["post_processor"], !post.isNull else {
+            throw fail("post_processor is null; the encoder needs TemplateProcessing or BertProcessing")
+        }
+        let template = try postProcessor(post, fail)
+        func lookup(_ token: String) -> Int32? {
+            added.first(where: { $0.content.unicodeScalars.elementsEqual(token.unicodeScalars) })?.id ?? model(token)
+        }
+        func special(_ items: [PostProcessorTemplate.Item], first: Bool, fallback: String, role: String) throws -> Int32 {
+            if case let .special(ids, _)? = first ? items.first : items.last, let id = first ? ids.first : ids.last {
+                return id
+            }
+            guard let id = lookup(fallback) else { throw fail("no \(role) token: the template has none and \(fallback) is unknown") }
+            return id
+        }
+        let cls = try special(template.single, first: true, fallback: "[CLS]", role: "classifier")
+        let sep = try special(template.single, first: false, fallback: "[SEP]", role: "separator")
+        let pad: Int32
+        if let padding = json["padding"], !padding.isNull, let id = padding["pad_id"]?.int, let id32 = Int32(exactly: id) {
+            pad = id32
+        } else if let id = lookup("[PAD]") ?? lookup("<pad>") {
+            pad = id
+        } else {
+            throw fail("no padding token: padding.pad_id is absent and neither [PAD] nor <pad> is known")
+        }
+        return (template, cls, sep, pad)
+    }
 
     /// TemplateProcessing (any template of special tokens and $A/$B) or BertProcessing.
-    private static func postProcessor(_ post: TokenizerJSON, _ fail: (String) -> OfframpError) throws -> PostProcessorTemplate {
+    static func postProcessor(_ post: TokenizerJSON, _ fail: (String) -> OfframpError) throws -> PostProcessorTemplate {
         let type = post["type"]?.string ?? "(none)"
         switch type {
         case "BertProcessing":

@@ -60,15 +60,7 @@ extension WordPieceConfiguration {
     /// with); nothing else is stripped, so a token may hold spaces.
     static func readVocabFile(_ url: URL) throws -> [(token: String, id: Int32)] {
         let path = url.path
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw OfframpError("tokenizer vocabulary not found: \(path)")
-        }
-        let bytes: [UInt8]
-        do {
-            bytes = [UInt8](try Data(contentsOf: url))
-        } catch {
-            throw OfframpError("cannot read tokenizer vocabulary \(path): \(error.localizedDescription)")
-        }
+        let bytes = try readTokenizerFile(url, missing: "tokenizer vocabulary not found", unreadable: "cannot read tokenizer vocabulary")
         var entries: [(token: String, id: Int32)] = []
         var start = 0, i = 0
         func finishLine(at end: Int) throws {

@@ -23,7 +23,7 @@ public struct EncodedExample: Sendable, Equatable {
 public enum ExampleEncoder {
     /// Tokenizes classification examples; labels must be in `labels` (or all
     /// nil when unlabeled use is allowed).
-    public static func encode(_ examples: [LabeledText], labels: LabelSet?, tokenizer: WordPieceTokenizer,
+    public static func encode(_ examples: [LabeledText], labels: LabelSet?, tokenizer: any TextTokenizer,
                               maxLength: Int, file: String) throws -> [EncodedExample] {
         let indices: [Int]? = try labels.map { try $0.indices(of: examples, file: file) }
         return try examples.enumerated().map { i, e in
@@ -36,7 +36,7 @@ public enum ExampleEncoder {
     /// Tokenizes tagged sentences word by word; each word's label goes to its
     /// first piece. Words cut off by truncation are dropped from the example
     /// (their labels with them).
-    public static func encode(_ sentences: [TaggedSentence], labels: LabelSet, tokenizer: WordPieceTokenizer,
+    public static func encode(_ sentences: [TaggedSentence], labels: LabelSet, tokenizer: any TextTokenizer,
                               maxLength: Int, file: String) throws -> [EncodedExample] {
         let indices = try labels.indices(of: sentences, file: file)
         return try sentences.enumerated().map { i, s in
