@@ -27,7 +27,10 @@ grep -E "chose|test" "$OUT/calibrate.txt" >&2 || true
 "$BIN" serve --model "$M" --port "$PORT" 2> "$OUT/serve.log" &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/health" > /dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do
+  kill -0 $SERVER 2>/dev/null || { echo "offramp serve did not start (port $PORT taken?):" >&2; cat "$OUT/serve.log" >&2; exit 1; }
+  curl -sf "http://127.0.0.1:$PORT/health" > /dev/null && break; sleep 0.1
+done
 curl -sf "http://127.0.0.1:$PORT/health" > "$OUT/health.json"
 echo "default policy: $(grep -o '"policy":"[^"]*"' "$OUT/health.json")" >&2
 

@@ -56,7 +56,7 @@ struct Replay {
         var replayed = 0
         for path in arguments.dropFirst() {
             var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
             let files = isDirectory.boolValue
                 ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).map { path + "/" + $0 }
                 : [path]
@@ -65,6 +65,10 @@ struct Replay {
                 data.withUnsafeBytes { target.run($0) }
                 replayed += 1
             }
+        }
+        guard replayed > 0 else {
+            FileHandle.standardError.write(Data("offramp-fuzz: no input files found in \(arguments.dropFirst().joined(separator: " "))\n".utf8))
+            exit(1)
         }
         print("offramp-fuzz: \(replayed) inputs through \(name), no crash")
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Offramp
+import Synchronization
 
 // MARK: - offramp serve: the routes
 
@@ -23,6 +24,7 @@ public final class InferenceServer: Sendable {
     let classifier: AdaptiveClassifier?
     let tagger: AdaptiveTagger?
     let defaultPolicy: ExitPolicy
+    private let draining = Atomic<Bool>(false)
 
     public init(model: MultiExitModel, limits: ServerLimits = ServerLimits()) throws {
         try limits.validate()
@@ -50,15 +52,21 @@ public final class InferenceServer: Sendable {
     /// The endpoint this model answers on.
     public var inferencePath: String { model.settings.task == .classify ? "/v1/classify" : "/v1/label" }
 
-    /// The routes, with error and metrics handling around them.
-    public func router() -> Router<BasicRequestContext> {
+    /// Whether a graceful shutdown has begun (/health says so).
+    public var isDraining: Bool { draining.load(ordering: .relaxed) }
+
+    func beginDraining() { draining.store(true, ordering: .relaxed) }
+
+    /// The routes, with error and metrics handling around them. Internal:
+    /// they need the batcher, which `application` starts.
+    func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: RequestAccounting(metrics: metrics, routes: [
             "/v1/classify": "POST", "/v1/label": "POST", "/health": "GET", "/metrics": "GET",
         ]))
         router.get("/health") { _, _ in try self.health() }
         router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: self.metrics.render(queued: self.batcher.queuedCount))))
         }
         router.post("/v1/classify") { request, _ in try await self.infer(request, path: "/v1/classify") }
@@ -69,7 +77,7 @@ public final class InferenceServer: Sendable {
     // MARK: Handlers
 
     private func health() throws -> Response {
-        let draining = batcher.isStopping
+        let draining = isDraining
         let body: [String: JSONValue] = [
             "status": .string(draining ? "draining" : "ok"),
             "task": .string(model.settings.task.rawValue),
@@ -142,7 +150,11 @@ public final class InferenceServer: Sendable {
                     let c = try classifier.encode(text, position: i + 1)
                     e = (c.example, [:], c.truncated)
                 } else {
-                    e = try tagger!.encode(AdaptiveTagger.words(text), position: i + 1)
+                    let words = AdaptiveTagger.words(text)
+                    guard words.count <= limits.maxWords else {
+                        throw OfframpError("text \(i + 1) has \(words.count) words; the limit is \(limits.maxWords)")
+                    }
+                    e = try tagger!.encode(words, position: i + 1)
                 }
                 if e.truncated && !r.truncate {
                     throw OfframpError("text \(i + 1) is longer than \(maxTokens) tokens (send \"truncate\": true to cut it)")
@@ -172,7 +184,7 @@ public final class InferenceServer: Sendable {
                 return results
             }
         } catch let e as ServerError {
-            throw HTTPError(.serviceUnavailable, message: e.description)
+            throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "1"], message: e.description)
         }
     }
 

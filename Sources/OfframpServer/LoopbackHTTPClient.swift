@@ -19,11 +19,16 @@ public final class LoopbackHTTPClient {
 
     public struct ClientError: Error, CustomStringConvertible {
         public let description: String
+        /// The server closed or reset the connection before any byte of the
+        /// response: the request was not answered and may be sent again.
+        public var unanswered = false
     }
 
     private let host: String, port: Int
     private var fd: Int32 = -1
     private var pending = [UInt8]()
+    /// Bytes of the current response read so far.
+    private var received = 0
     /// Seconds a read may wait before the request fails.
     public var readTimeout = 30.0
 
@@ -63,12 +68,17 @@ public final class LoopbackHTTPClient {
         do {
             try write(bytes)
             return try readResponse()
-        } catch where !fresh {
-            // A kept-alive connection the server closed: once more on a new one.
+        } catch let e as ClientError where !fresh && e.unanswered {
+            // A kept-alive connection the server had closed: once more on a
+            // new one (only then: a request that may have been answered is
+            // never sent twice).
             close()
             try connect()
             try write(bytes)
             return try readResponse()
+        } catch {
+            close()
+            throw error
         }
     }
 
@@ -79,12 +89,15 @@ public final class LoopbackHTTPClient {
         guard fd >= 0 else { throw ClientError(description: "socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        var tv = timeval(tv_sec: Int(readTimeout), tv_usec: 0)
+        var tv = timeval(tv_sec: Int(readTimeout), tv_usec: Int((readTimeout - readTimeout.rounded(.down)) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        guard inet_pton(AF_INET, host, &addr.sin_addr) == 1 else { throw ClientError(description: "not an IPv4 address: \(host)") }
+        guard inet_pton(AF_INET, host, &addr.sin_addr) == 1 else {
+            close()
+            throw ClientError(description: "not an IPv4 address: \(host)")
+        }
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -99,7 +112,10 @@ public final class LoopbackHTTPClient {
         var sent = 0
         while sent < bytes.count {
             let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { throw ClientError(description: "send: \(String(cString: strerror(errno)))") }
+            guard n > 0 else {
+                let closed = errno == EPIPE || errno == ECONNRESET
+                throw ClientError(description: "send: \(String(cString: strerror(errno)))", unanswered: closed)
+            }
             sent += n
         }
     }
@@ -109,8 +125,11 @@ public final class LoopbackHTTPClient {
         var buffer = [UInt8](repeating: 0, count: 65536)
         let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         guard n > 0 else {
-            throw ClientError(description: n == 0 ? "the server closed the connection" : "recv: \(String(cString: strerror(errno)))")
+            let closed = n == 0 || errno == ECONNRESET
+            throw ClientError(description: n == 0 ? "the server closed the connection" : "recv: \(String(cString: strerror(errno)))",
+                              unanswered: closed && received == 0)
         }
+        received += n
         pending += buffer[0..<n]
     }
 
@@ -133,6 +152,7 @@ public final class LoopbackHTTPClient {
     }
 
     private func readResponse() throws -> Response {
+        received = pending.count
         let statusLine = try readLine()
         let parts = statusLine.split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]) else {
@@ -149,7 +169,7 @@ public final class LoopbackHTTPClient {
         if headers["transfer-encoding"]?.lowercased() == "chunked" {
             while true {
                 let sizeLine = try readLine()
-                guard let size = Int(sizeLine.split(separator: ";")[0], radix: 16) else {
+                guard let field = sizeLine.split(separator: ";").first, let size = Int(field.trimmingCharacters(in: .whitespaces), radix: 16), size >= 0 else {
                     throw ClientError(description: "bad chunk size: \(sizeLine)")
                 }
                 if size == 0 { _ = try readLine(); break }

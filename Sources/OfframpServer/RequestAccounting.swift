@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOHTTP1
 import Offramp
 
 // MARK: - Every response counted, every error as JSON with a message
@@ -39,12 +40,18 @@ struct RequestAccounting: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             record(error.status)
             throw HTTPError(error.status, message: describe(error.status, request))
+        } catch let error as HTTPParserError {
+            // Hummingbird answers a malformed request (or a body cut off
+            // mid-way) with 400 and closes the connection: let it through.
+            record(.badRequest)
+            throw error
         } catch is CancellationError {
             record(.serviceUnavailable)
             throw HTTPError(.serviceUnavailable, message: "the request was cancelled")
         } catch {
             record(.internalServerError)
-            throw HTTPError(.internalServerError, message: "internal error: \(error)")
+            context.logger.error("internal error on \(request.method) \(request.uri.path): \(error)")
+            throw HTTPError(.internalServerError, message: "internal error")
         }
     }
 

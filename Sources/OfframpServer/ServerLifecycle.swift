@@ -3,13 +3,18 @@ import Hummingbird
 import Logging
 import Offramp
 import ServiceLifecycle
+import UnixSignals
 
 // MARK: - Start, run, drain, stop
 
-/// Runs the batching thread for as long as the application runs. It is the
-/// application's first service, so on graceful shutdown it stops last:
-/// the HTTP server first stops accepting and finishes the requests in
-/// flight, then the batcher finishes what is left and its thread ends.
+/// Graceful shutdown, in order (ServiceLifecycle stops services in reverse):
+/// 1. `DrainGate`: /health turns 503 "draining" (a load balancer stops
+///    sending), and requests are still served for `drainGrace` seconds;
+/// 2. the HTTP server stops accepting and answers the requests in flight;
+/// 3. `BatcherService`: the batcher finishes what is left and its thread ends.
+
+/// Runs the batching thread for as long as the application runs (the
+/// application's first service, so it stops after the HTTP server).
 struct BatcherService: Service {
     let batcher: InferenceBatcher
 
@@ -23,6 +28,18 @@ struct BatcherService: Service {
     }
 }
 
+/// Marks the server draining at the start of a graceful shutdown and holds
+/// the shutdown for the grace period.
+struct DrainGate: Service {
+    let server: InferenceServer
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        server.beginDraining()
+        try? await Task.sleep(for: .seconds(server.limits.drainGrace))
+    }
+}
+
 extension InferenceServer {
     /// The application serving this model on `host:port` (port 0: any free
     /// port; `onRunning` receives the bound one).
@@ -30,7 +47,7 @@ extension InferenceServer {
                             onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         Application(
             router: router(),
-            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(limits.idleTimeout * 1000)))),
+            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64((limits.idleTimeout * 1000).rounded())))),
             configuration: .init(address: .hostname(host, port: port), serverName: "offramp"),
             services: [BatcherService(batcher: batcher)],
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
@@ -38,17 +55,30 @@ extension InferenceServer {
         )
     }
 
-    /// Starts the server in this process on a free loopback port (tests,
-    /// benchmarks); `stop` drains it gracefully.
+    /// The application with the drain gate in front: run it (`run()`), and
+    /// SIGTERM / SIGINT (or `triggerGracefulShutdown`) drain and stop it.
+    public func serviceGroup(host: String = "127.0.0.1", port: Int = 8080, logger: Logger? = nil,
+                             signals: [UnixSignal] = [.sigterm, .sigint],
+                             onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> ServiceGroup {
+        let logger = logger ?? Logger(label: "offramp.serve")
+        let app = application(host: host, port: port, logger: logger, onRunning: onRunning)
+        return ServiceGroup(configuration: .init(services: [app, DrainGate(server: self)], gracefulShutdownSignals: signals, logger: logger))
+    }
+
+    /// Starts the server in this process (tests, benchmarks; port 0: any
+    /// free port); `stop` drains it gracefully. Throws if it cannot start
+    /// (the port is taken, say).
     public func start(host: String = "127.0.0.1", port: Int = 0) async throws -> RunningServer {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "offramp.serve")
         logger.logLevel = .warning
-        let app = application(host: host, port: port, logger: logger) { continuation.yield($0) }
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let task = Task { try await group.run() }
+        let group = serviceGroup(host: host, port: port, logger: logger, signals: []) { continuation.yield($0) }
+        let task = Task {
+            defer { continuation.finish() }  // a failed start ends the wait below
+            try await group.run()
+        }
         for await bound in ports { return RunningServer(port: bound, group: group, task: task) }
-        task.cancel()
+        try await task.value
         throw ServerError.invalidSetting("the server did not start on \(host):\(port)")
     }
 }

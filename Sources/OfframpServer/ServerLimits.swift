@@ -17,6 +17,13 @@ public struct ServerLimits: Sendable {
     /// Seconds a connection may sit idle (a client that stops sending
     /// half-way through a request included) before the server closes it.
     public var idleTimeout = 30.0
+    /// Seconds between the start of a graceful shutdown (SIGTERM) and the
+    /// listener closing: /health already says "draining", requests are
+    /// still served (time for a load balancer to notice).
+    public var drainGrace = 0.0
+    /// Words per text for /v1/label (more: 422): every word gets an entry
+    /// in the answer, so this bounds the answer's size.
+    public var maxWords = 1024
     /// Texts waiting for a slot before new requests are turned away (503).
     public var maxQueuedTexts = 4096
     /// Most inputs in the encoder at once.
@@ -33,11 +40,13 @@ public struct ServerLimits: Sendable {
         try check(maxBodyBytes > 0, "--max-body-bytes must be positive")
         try check(maxTexts > 0, "--max-texts must be positive")
         try check(maxTokens.map { $0 >= 2 } ?? true, "--max-tokens must be at least 2 ([CLS] and [SEP])")
-        try check(requestTimeout > 0, "--timeout must be positive")
-        try check(idleTimeout > 0, "--idle-timeout must be positive")
+        try check(requestTimeout > 0 && requestTimeout <= 3600, "--timeout must be in (0, 3600] seconds")
+        try check(idleTimeout > 0 && idleTimeout <= 3600, "--idle-timeout must be in (0, 3600] seconds")
+        try check(drainGrace >= 0 && drainGrace <= 600, "--drain-grace must be in [0, 600] seconds")
+        try check(maxWords > 0, "--max-words must be positive")
         try check(maxQueuedTexts >= maxTexts, "--max-queued-texts must be at least --max-texts")
         try check(batchSize > 0, "--batch-size must be positive")
-        try check(maxBatchWait >= 0 && maxBatchWait < 1, "--max-batch-wait must be in [0, 1) seconds")
+        try check(maxBatchWait >= 0 && maxBatchWait < 1, "--max-batch-wait-ms must be in [0, 1000)")
     }
 }
 

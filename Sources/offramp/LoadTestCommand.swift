@@ -24,6 +24,11 @@ struct LoadTestCommand: ParsableCommand {
     var policies = "default;\"policy\":\"full\""
     @Flag(help: "JSON lines instead of a table.") var json = false
 
+    func validate() throws {
+        guard textsPerRequest >= 1 else { throw ValidationError("--texts-per-request must be at least 1") }
+        guard duration > 0 && duration <= 3600 else { throw ValidationError("--duration must be in (0, 3600] seconds") }
+    }
+
     func run() throws {
         let url = URL(fileURLWithPath: data)
         let texts: [String]

@@ -26,6 +26,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a request may take, queueing included.") var timeout = 10.0
     @Option(help: "Texts waiting before new requests get 503.") var maxQueuedTexts = 4096
     @Option(help: "Seconds a connection may sit idle (or stall mid-request) before it is closed.") var idleTimeout = 30.0
+    @Option(help: "Seconds between SIGTERM and closing the listener (/health says draining; requests still served).") var drainGrace = 0.0
+    @Option(help: "Words per text for /v1/label.") var maxWords = 1024
 
     func run() async throws {
         var limits = ServerLimits()
@@ -37,13 +39,15 @@ struct ServeCommand: AsyncParsableCommand {
         limits.requestTimeout = timeout
         limits.maxQueuedTexts = maxQueuedTexts
         limits.idleTimeout = idleTimeout
+        limits.drainGrace = drainGrace
+        limits.maxWords = maxWords
         let m = try MultiExitModel.load(directory: URL(fileURLWithPath: model))
         let server = try InferenceServer(model: m, limits: limits)
         let host = self.host, path = server.inferencePath
-        let app = server.application(host: host, port: port) { bound in
+        let group = server.serviceGroup(host: host, port: port) { bound in
             printError("offramp serve: \(m.layerCount)-layer \(m.settings.task.rawValue) model on http://\(host):\(bound) (POST \(path), GET /health, GET /metrics)")
         }
-        try await app.runService()
+        try await group.run()
         printError("offramp serve: stopped")
     }
 }

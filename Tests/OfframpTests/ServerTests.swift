@@ -11,11 +11,32 @@ import Testing
     /// must stay free for the server's handlers).
     static func http(_ port: Int, _ method: String, _ path: String, body: String? = nil,
                      headers: [String: String] = [:]) async throws -> LoopbackHTTPClient.Response {
+        try await http(port, method, path, bytes: body.map { Data($0.utf8) }, headers: headers)
+    }
+
+    static func http(_ port: Int, _ method: String, _ path: String, bytes: Data?,
+                     headers: [String: String] = [:]) async throws -> LoopbackHTTPClient.Response {
         try await withCheckedThrowingContinuation { c in
             Thread.detachNewThread {
                 let client = LoopbackHTTPClient(port: port)
-                c.resume(with: Result { try client.request(method, path, body: body.map { Data($0.utf8) }, headers: headers) })
+                c.resume(with: Result { try client.request(method, path, body: bytes, headers: headers) })
             }
+        }
+    }
+
+    /// Raw bytes on a new connection (malformed HTTP); the response, or the error.
+    static func raw(_ port: Int, _ text: String) async -> Result<LoopbackHTTPClient.Response, any Error> {
+        await withCheckedContinuation { c in
+            Thread.detachNewThread { c.resume(returning: Result { try LoopbackHTTPClient(port: port).send(Array(text.utf8)) }) }
+        }
+    }
+
+    /// Waits until `condition` holds, failing after `seconds`.
+    static func waitUntil(_ what: String, seconds: Double = 5, _ condition: () -> Bool) async throws {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while !condition() {
+            guard Date() < deadline else { throw OfframpError("timed out waiting for \(what)") }
+            try await Task.sleep(for: .milliseconds(5))
         }
     }
 
@@ -82,7 +103,8 @@ import Testing
                             let picked = (0..<(1 + client % 3)).map { (first + $0) % Self.texts.count }
                             let r = try await Self.http(port, "POST", "/v1/classify", body: Self.body(picked.map { Self.texts[$0] }, policies[p].0))
                             #expect(r.status == 200, "\(r.text)")
-                            let results = try Self.json(r)["results"]!.arrayValue!
+                            let results = try #require(try Self.json(r)["results"]?.arrayValue)
+                            try #require(results.count == picked.count)
                             #expect(try Self.json(r)["policy"]?.stringValue == policies[p].1.encoded)
                             for (k, i) in picked.enumerated() {
                                 let want = expected[p][i], got = results[k]
@@ -117,9 +139,10 @@ import Testing
         try await Self.withServer(model) { _, port in
             let r = try await Self.http(port, "POST", "/v1/label", body: Self.body(sentences, ",\"policy\":\"tokee\",\"window\":1,\"threshold\":0.4"))
             #expect(r.status == 200, "\(r.text)")
-            let results = try Self.json(r)["results"]!.arrayValue!
+            let results = try #require(try Self.json(r)["results"]?.arrayValue)
+            try #require(results.count == want.count)
             for (got, words) in zip(results, want) {
-                let gotWords = got["words"]!.arrayValue!
+                let gotWords = try #require(got["words"]?.arrayValue)
                 #expect(gotWords.map { $0["word"]?.stringValue } == words.map(\.word))
                 #expect(gotWords.map { $0["label"]?.stringValue } == words.map(\.label))
                 #expect(gotWords.map { $0["exit_layer"]?.intValue } == words.map(\.exitLayer))
@@ -129,6 +152,8 @@ import Testing
             #expect(wrong.status == 404 && Self.errorMessage(wrong).contains("/v1/label"))
             let sentencePolicy = try await Self.http(port, "POST", "/v1/label", body: Self.body(["w1"], ",\"policy\":\"entropy\",\"threshold\":0.3"))
             #expect(sentencePolicy.status == 422 && Self.errorMessage(sentencePolicy).contains("labels words"))
+            let tooManyWords = try await Self.http(port, "POST", "/v1/label", body: Self.body([String(repeating: "w1 ", count: 1025)]))
+            #expect(tooManyWords.status == 422 && Self.errorMessage(tooManyWords).contains("1025 words; the limit is 1024"))
         }
     }
 
@@ -188,7 +213,7 @@ import Testing
     /// Random bytes, random JSON-ish text and random valid shapes: the
     /// server answers every one with a 2xx or 4xx JSON reply and stays up.
     @Test func garbageNeverCrashesTheServer() async throws {
-        try await Self.withTinyClassifier { _, port in
+        try await Self.withTinyClassifier { server, port in
             var rng = SeededRandom(seed: 99)
             let pieces = ["{", "}", "[", "]", "\"texts\"", ":", ",", "\"w1 w2\"", "\"policy\"", "\"entropy\"", "0.5", "-1e999",
                           "null", "true", "\"\\u0000\"", "\"\\ud800\"", "\u{7f}", "\"threshold\"", "\"é\"", " "]
@@ -199,31 +224,46 @@ import Testing
                 } else {
                     body = Array((0..<Int(rng.next() % 12)).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined().utf8)
                 }
-                let r = try await Self.http(port, "POST", "/v1/classify", body: String(decoding: body, as: UTF8.self))
+                let r = try await Self.http(port, "POST", "/v1/classify", bytes: Data(body))
                 #expect((200..<500).contains(r.status) && r.status != 404, "\(r.status) for \(body)")
             }
+            // Malformed HTTP: a bad chunk size is a 400 from the HTTP layer, never a 500.
+            let badChunk = await Self.raw(port, "POST /v1/classify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
+            if case .success(let r) = badChunk { #expect(r.status == 400) }
             let health = try await Self.http(port, "GET", "/health")
             #expect(health.status == 200)
+            #expect(server.metrics.responses("/v1/classify", status: 500) == 0)
         }
     }
 
     // MARK: Timeouts, overload, shutdown
 
-    @Test func slowRequestsTimeOutAndAFullQueueTurnsRequestsAway() async throws {
+    @Test func slowRequestsTimeOutAndLeaveTheQueue() async throws {
         var limits = ServerLimits()
         limits.requestTimeout = 0.3
-        limits.maxTexts = 3
-        limits.maxQueuedTexts = 4
         try await Self.withTinyClassifier(limits: limits) { server, port in
             server.batcher.pauseForTesting()
             let slow = try await Self.http(port, "POST", "/v1/classify", body: Self.body(["w1 w2"]))
             #expect(slow.status == 503 && Self.errorMessage(slow).contains("0.3 s"))
             #expect(server.batcher.queuedCount == 0)  // the timed-out text left the queue
+            server.batcher.resumeForTesting()
+            let fine = try await Self.http(port, "POST", "/v1/classify", body: Self.body(["w1 w2"]))
+            #expect(fine.status == 200)
+        }
+    }
+
+    @Test func aFullQueueTurnsRequestsAway() async throws {
+        var limits = ServerLimits()
+        limits.maxTexts = 3
+        limits.maxQueuedTexts = 4
+        try await Self.withTinyClassifier(limits: limits) { server, port in
+            server.batcher.pauseForTesting()
             // Three texts wait (paused); two more would pass the limit of four.
             async let waiting = Self.http(port, "POST", "/v1/classify", body: Self.body(["w1", "w2", "w3"]))
-            while server.batcher.queuedCount < 3 { try await Task.sleep(for: .milliseconds(5)) }
+            try await Self.waitUntil("3 queued texts") { server.batcher.queuedCount == 3 }
             let turnedAway = try await Self.http(port, "POST", "/v1/classify", body: Self.body(["w4", "w5"]))
             #expect(turnedAway.status == 503 && Self.errorMessage(turnedAway).contains("overloaded"))
+            #expect(turnedAway.headers["retry-after"] == "1")
             server.batcher.resumeForTesting()
             #expect(try await waiting.status == 200)
         }
@@ -233,7 +273,7 @@ import Testing
     @Test func stalledConnectionsAreClosed() async throws {
         var limits = ServerLimits()
         limits.idleTimeout = 0.3
-        try await Self.withTinyClassifier(limits: limits) { _, port in
+        try await Self.withTinyClassifier(limits: limits) { server, port in
             let started = Date()
             let outcome: Result<LoopbackHTTPClient.Response, any Error> = await withCheckedContinuation { c in
                 Thread.detachNewThread {
@@ -246,25 +286,43 @@ import Testing
             #expect(Date().timeIntervalSince(started) < 5)
             let health = try await Self.http(port, "GET", "/health")
             #expect(health.status == 200)
+            #expect(server.metrics.responses("/v1/classify", status: 500) == 0)
         }
     }
 
-    /// Graceful shutdown: requests in flight are answered, the port then closes.
+    /// Graceful shutdown: /health turns "draining" while requests are still
+    /// served for the grace period, requests in flight are answered, the
+    /// port then closes.
     @Test func shutdownDrainsRequestsInFlight() async throws {
         let (model, _, dir) = try EarlyExitTests.trainedTinyModel()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let server = try InferenceServer(model: model)
+        var limits = ServerLimits()
+        limits.drainGrace = 1
+        let server = try InferenceServer(model: model, limits: limits)
         let running = try await server.start()
         server.batcher.pauseForTesting()
         async let inFlight = Self.http(running.port, "POST", "/v1/classify", body: Self.body(["w1 w2", "w3"]))
-        while server.batcher.queuedCount < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        try await Self.waitUntil("2 queued texts") { server.batcher.queuedCount == 2 }
         async let stopped: Void = running.stop()
-        try await Task.sleep(for: .milliseconds(100))
+        try await Self.waitUntil("draining") { server.isDraining }
+        let health = try await Self.http(running.port, "GET", "/health")
+        let status = try Self.json(health)["status"]?.stringValue
+        #expect(health.status == 503 && status == "draining")
         server.batcher.resumeForTesting()
+        let during = try await Self.http(running.port, "POST", "/v1/classify", body: Self.body(["w4"]))
+        #expect(during.status == 200)
         let r = try await inFlight
         let count = try Self.json(r)["results"]?.arrayValue?.count
         #expect(r.status == 200 && count == 2)
         try await stopped
         await #expect(throws: (any Error).self) { try await Self.http(running.port, "GET", "/health") }
+    }
+
+    @Test func aTakenPortIsAnErrorNotAHang() async throws {
+        let (model, _, dir) = try EarlyExitTests.trainedTinyModel()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let first = try await InferenceServer(model: model).start()
+        await #expect(throws: (any Error).self) { _ = try await InferenceServer(model: model).start(port: first.port) }
+        try await first.stop()
     }
 }
