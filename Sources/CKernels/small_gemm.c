@@ -47,6 +47,32 @@ static inline __attribute__((always_inline)) CK_TARGET void block(
         for (int i = 0; i < MR; i++)
             for (int j = 0; j < NR; j++) s[i][j] = _mm512_fmadd_ps(av[i], wv[j], s[i][j]);
     }
+    if (MR == 4 && NR == 4) {
+        // All 16 sums at once: add pairs while transposing (unpack, then
+        // 4-float shuffles, then 128-bit lane shuffles), ~45 instructions
+        // instead of 16 separate horizontal reductions (~130): at k = 384
+        // that was a sixth of the block's work.
+        __m512 v[4];
+        for (int i = 0; i < 4; i++) {
+            // Per 128-bit lane: (c0, c1, c0, c1) and (c2, c3, c2, c3) partial sums ...
+            __m512 t01 = _mm512_add_ps(_mm512_unpacklo_ps(s[i][0], s[i][1]), _mm512_unpackhi_ps(s[i][0], s[i][1]));
+            __m512 t23 = _mm512_add_ps(_mm512_unpacklo_ps(s[i][2], s[i][3]), _mm512_unpackhi_ps(s[i][2], s[i][3]));
+            // ... then (c0, c1, c2, c3) per lane: row i's four sums, split over 4 lanes.
+            v[i] = _mm512_add_ps(_mm512_shuffle_ps(t01, t23, 0x44), _mm512_shuffle_ps(t01, t23, 0xEE));
+        }
+        __m512 x01 = _mm512_add_ps(_mm512_shuffle_f32x4(v[0], v[1], 0x44), _mm512_shuffle_f32x4(v[0], v[1], 0xEE));
+        __m512 x23 = _mm512_add_ps(_mm512_shuffle_f32x4(v[2], v[3], 0x44), _mm512_shuffle_f32x4(v[2], v[3], 0xEE));
+        // Lane i of r: row i's four sums.
+        __m512 r = _mm512_add_ps(_mm512_shuffle_f32x4(x01, x23, 0x88), _mm512_shuffle_f32x4(x01, x23, 0xDD));
+        r = _mm512_mul_ps(r, _mm512_set1_ps(alpha));
+        __m128 rows[4] = {_mm512_extractf32x4_ps(r, 0), _mm512_extractf32x4_ps(r, 1), _mm512_extractf32x4_ps(r, 2),
+                          _mm512_extractf32x4_ps(r, 3)};
+        for (int i = 0; i < 4; i++) {
+            __m128 out = accumulate ? _mm_add_ps(_mm_loadu_ps(c + i * ldc), rows[i]) : rows[i];
+            _mm_storeu_ps(c + i * ldc, out);
+        }
+        return;
+    }
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < NR; j++) {
             float v = alpha * _mm512_reduce_add_ps(s[i][j]);

@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 import COpenBLAS
 
 // MARK: - Matrix products (OpenBLAS, and a small-M kernel)
@@ -9,11 +10,24 @@ import COpenBLAS
 /// Whether the AVX-512 small-M kernel can run here.
 public let smallMatmulAvailable = ck_has_avx512() != 0
 
-/// Products with at most this many rows use the small-M kernel (when the CPU
-/// has AVX-512): BLAS repacks the whole weight matrix on every call, which
-/// costs as much as the product itself when there are few rows. Measured
-/// with `offramp bench gemm`.
-public let smallMatmulRowLimit = 64
+/// Whether a product goes to the small-M kernel (when the CPU has AVX-512)
+/// rather than OpenBLAS. BLAS repacks the whole weight matrix on every call,
+/// which costs as much as the product when there are few rows; the small
+/// kernel reads the weights in place. Measured with `offramp bench gemm` on
+/// MiniLM's shapes (2 cores, AVX-512): at k = 384 the small kernel runs
+/// ~480-500 GFLOP/s from 16 to 256 rows, BLAS 150 (16 rows) to 470 (256),
+/// even at 384; at k = 1536 its input rows no longer stay in L1 and BLAS
+/// wins from ~96 rows. OFFRAMP_SMALL_GEMM_ROWS sets one row limit for all k
+/// (to measure one setting against another in the same run).
+@inline(__always)
+public func usesSmallMatmul(rows: Int, inDim: Int) -> Bool {
+    smallMatmulAvailable && rows <= (smallMatmulRowOverride ?? (inDim <= 768 ? 256 : 64))
+}
+
+let smallMatmulRowOverride: Int? = {
+    if let s = getenv("OFFRAMP_SMALL_GEMM_ROWS"), let n = Int(String(cString: s)), n >= 0 { return n }
+    return nil
+}()
 
 /// out (rows, outDim) = inp (rows, inDim) · weight(outDim, inDim)ᵀ [+ out if accumulate]
 ///
@@ -26,7 +40,7 @@ public func matmulTransposedB(
     ldInp: Int? = nil, ldOut: Int? = nil, ldWeight: Int? = nil, accumulate: Bool = false, alpha: Float = 1
 ) {
     if rows == 0 || outDim == 0 { return }
-    if smallMatmulAvailable && rows <= smallMatmulRowLimit {
+    if usesSmallMatmul(rows: rows, inDim: inDim) {
         smallMatmulTransposedB(out, inp, weight, rows: rows, inDim: inDim, outDim: outDim, ldInp: ldInp, ldOut: ldOut,
                                ldWeight: ldWeight, accumulate: accumulate, alpha: alpha)
     } else {
