@@ -399,21 +399,6 @@ struct TokenizerTests {
         }
         #expect(parallel == serial.map { Optional($0) })
     }
-
-    @Test("tokenizing all MR sentences is fast")
-    func throughput() throws {
-        let t = try TokenizerTestData.tokenizer()
-        let texts = try TokenizerCorpora.movieReviews()
-        let clock = ContinuousClock()
-        var tokens = 0
-        let elapsed = try clock.measure {
-            for text in texts { tokens += try t.encode(text).count }
-        }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        print("tokenizer: \(texts.count) MR sentences, \(tokens) tokens in \(String(format: "%.3f", seconds)) s")
-        // Generous: debug builds are several times slower than release.
-        #expect(seconds < 20)
-    }
 }
 
 // MARK: - Shared data
