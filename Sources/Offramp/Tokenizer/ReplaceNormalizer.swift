@@ -12,7 +12,7 @@ struct ReplaceNormalizer: Sendable, Equatable {
     /// One step: a map, or (when `map` is nil) a run rule. A struct rather
     /// than an enum with two payloads: with the enum, one run rule's content
     /// array leaked at every load (36 bytes; valgrind and LeakSanitizer, debug
-    /// and release builds, Swift 6.3.1), which the fuzzer stopped on.
+    /// and release builds, Swift 6.3.1), reported by the fuzzer's LeakSanitizer.
     struct Step: Sendable, Equatable {
         /// Each key scalar becomes its value (possibly empty); others stay.
         var map: [UInt32: [UInt32]]?
