@@ -113,8 +113,7 @@ enum FuzzTarget: String, CaseIterable {
     /// tokenizer.json says), else the cached MiniLM-L6.
     static let loadedTokenizer: any TextTokenizer = {
         let env = ProcessInfo.processInfo.environment
-        let home = env["OFFRAMP_HOME"] ?? (NSHomeDirectory() + "/.cache/offramp")
-        let dir = env["OFFRAMP_FUZZ_MODEL"] ?? (home + "/models/minilm-l6")
+        let dir = env["OFFRAMP_FUZZ_MODEL"] ?? CorpusPreparation.defaultHome.appendingPathComponent("models/minilm-l6").path
         do {
             return try Tokenizers.load(directory: URL(fileURLWithPath: dir))
         } catch {

@@ -113,12 +113,6 @@ public final class InferenceBatcher: @unchecked Sendable {
         condition.lock(); paused = false; condition.broadcast(); condition.unlock()
     }
 
-    /// Whether `shutdown` has begun.
-    public var isStopping: Bool {
-        condition.lock(); defer { condition.unlock() }
-        return stopping
-    }
-
     /// Texts waiting for the encoder.
     public var queuedCount: Int {
         condition.lock(); defer { condition.unlock() }

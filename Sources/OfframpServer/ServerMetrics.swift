@@ -56,6 +56,8 @@ public final class ServerMetrics: Sendable {
         /// Inputs in the encoder at each layer step, and texts admitted at once.
         var stepInputs = Histogram(bounds: [1, 2, 4, 8, 16, 32, 64, 128, 256])
         var admitted = Histogram(bounds: [1, 2, 4, 8, 16, 32, 64, 128, 256])
+
+        var averageExitLayer: Double { exitCount == 0 ? 0 : Double(exitLayerSum) / Double(exitCount) }
     }
 
     private let state = Mutex(State())
@@ -100,7 +102,7 @@ public final class ServerMetrics: Sendable {
     }
 
     public var averageExitLayer: Double {
-        state.withLock { $0.exitCount == 0 ? 0 : Double($0.exitLayerSum) / Double($0.exitCount) }
+        state.withLock { $0.averageExitLayer }
     }
 
     /// Requests answered with `status` at `endpoint`.
@@ -130,7 +132,7 @@ public final class ServerMetrics: Sendable {
         header("offramp_exits_total", "counter", "Texts (classification) or words (labeling) answered at each exit layer.")
         for (layer, n) in s.exits.sorted(by: { $0.key < $1.key }) { out.append("offramp_exits_total{layer=\"\(layer)\"} \(n)") }
         header("offramp_average_exit_layer", "gauge", "Mean exit layer over everything answered.")
-        out.append("offramp_average_exit_layer \(s.exitCount == 0 ? "0" : String(format: "%.4f", Double(s.exitLayerSum) / Double(s.exitCount)))")
+        out.append("offramp_average_exit_layer \(s.exitCount == 0 ? "0" : String(format: "%.4f", s.averageExitLayer))")
         header("offramp_flops_total", "counter", "FLOPs spent (layers and exits run).")
         out.append("offramp_flops_total \(formatNumber(s.flops))")
         header("offramp_full_depth_flops_total", "counter", "FLOPs the same texts would have taken at full depth.")

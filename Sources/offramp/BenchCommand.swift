@@ -233,10 +233,7 @@ struct BenchRow {
 }
 
 /// $OFFRAMP_HOME, default ~/.cache/offramp (where scripts/setup puts things).
-func offrampHome() -> URL {
-    if let h = ProcessInfo.processInfo.environment["OFFRAMP_HOME"], !h.isEmpty { return URL(fileURLWithPath: h) }
-    return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/offramp")
-}
+func offrampHome() -> URL { CorpusPreparation.defaultHome }
 
 /// Tokenizer throughput on real text (a speed figure, kept out of the unit tests).
 struct BenchTokenizeCommand: ParsableCommand {

@@ -53,8 +53,7 @@ struct LoadTestCommand: ParsableCommand {
             while bodies.count < max(1, texts.count / textsPerRequest) {
                 let chunk = (0..<textsPerRequest).map { texts[(i + $0) % texts.count] }
                 i += textsPerRequest
-                let quoted = chunk.map { String(decoding: try! JSONEncoder().encode($0), as: UTF8.self) }
-                bodies.append(Data("{\"texts\":[\(quoted.joined(separator: ","))]\(extra)}".utf8))
+                bodies.append(Data("{\"texts\":[\(chunk.map(jsonString).joined(separator: ","))]\(extra)}".utf8))
             }
             for n in counts {
                 let exitsBefore = exitLayerCounts()
@@ -66,7 +65,7 @@ struct LoadTestCommand: ParsableCommand {
                 let meanExit = answered == 0 ? 0 : Double(exits.reduce(0) { $0 + $1.0 * $1.1 }) / Double(answered)
                 if json {
                     print(String(format: "{\"policy\":%@,\"clients\":%d,\"requests_per_s\":%.1f,\"texts_per_s\":%.1f,\"p50_ms\":%.2f,\"p90_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f,\"mean_exit_layer\":%.3f,\"requests\":%d,\"errors\":%d}",
-                                 String(decoding: try JSONEncoder().encode(name), as: UTF8.self), n, r.requestsPerSecond, r.textsPerSecond,
+                                 jsonString(name), n, r.requestsPerSecond, r.textsPerSecond,
                                  r.p50 * 1000, r.p90 * 1000, r.p99 * 1000, r.max * 1000, meanExit, r.requests, r.errors))
                 } else {
                     print(String(format: "| %@ | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f | %d |", name, n, r.requestsPerSecond, r.textsPerSecond,

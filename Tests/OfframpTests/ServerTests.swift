@@ -47,8 +47,7 @@ import Testing
     }
 
     static func body(_ texts: [String], _ extra: String = "") -> String {
-        let quoted = texts.map { String(decoding: try! JSONEncoder().encode($0), as: UTF8.self) }
-        return "{\"texts\":[\(quoted.joined(separator: ","))]\(extra)}"
+        "{\"texts\":[\(texts.map(jsonStringLiteral).joined(separator: ","))]\(extra)}"
     }
 
     /// Texts of the tiny models' vocabulary (w0 ... w34), of several lengths.
