@@ -47,3 +47,36 @@ public struct BertEmbeddings: @unchecked Sendable {
         }
     }
 }
+
+extension BertEmbeddings {
+    /// Training forward: out = dropout(LayerNorm(word + position + type)),
+    /// keeping the sum and the LayerNorm statistics on `tape`.
+    func forward(_ batch: PackedBatch, out: UnsafeMutablePointer<Float>, tape: LayerTape) {
+        let h = config.hiddenSize, t = batch.tokenCount
+        let sum = tape.buffers.buffer("emb.sum", count: t * h)
+        for r in 0..<t {
+            let row = sum + r * h
+            row.update(from: word + Int(batch.ids[r]) * h, count: h)
+            vectorAdd(row, position + Int(batch.positions[r]) * h, count: h)
+            vectorAdd(row, tokenType + Int(batch.typeIds[r]) * h, count: h)
+        }
+        layerNormForward(out: out, mean: tape.buffers.buffer("emb.mean", count: t), rstd: tape.buffers.buffer("emb.rstd", count: t),
+                         inp: sum, gamma: gamma, beta: beta, rows: t, cols: h, eps: Float(config.layerNormEps))
+        tape.dropout("emb.mask", out, count: t * h)
+        tape.rows = t
+    }
+
+    /// Backward into the three tables and the LayerNorm. `dOut` is consumed (masked in place).
+    func backward(_ batch: PackedBatch, dOut: UnsafeMutablePointer<Float>, tape: LayerTape, grads: Gradients, workspace ws: Workspace) {
+        let h = config.hiddenSize, t = tape.rows
+        tape.applyMask("emb.mask", dOut, count: t * h)
+        let dSum = ws.buffer("grad.emb.sum", count: t * h)
+        dSum.update(repeating: 0, count: t * h)
+        layerNormBackward(dInp: dSum, dGamma: grads[gamma], dBeta: grads[beta], dOut: dOut,
+                          inp: tape.buffers.buffer("emb.sum", count: t * h), mean: tape.buffers.buffer("emb.mean", count: t),
+                          rstd: tape.buffers.buffer("emb.rstd", count: t), gamma: gamma, rows: t, cols: h)
+        embeddingBackward(dTable: grads[word], dOut: dSum, ids: batch.ids, width: h)
+        embeddingBackward(dTable: grads[position], dOut: dSum, ids: batch.positions, width: h)
+        embeddingBackward(dTable: grads[tokenType], dOut: dSum, ids: batch.typeIds, width: h)
+    }
+}

@@ -175,3 +175,71 @@ public final class BertEncoder: @unchecked Sendable {
         return dense + attention
     }
 }
+
+// MARK: - Training forward and backward
+
+extension BertEncoder {
+    /// Training forward over `batch`, recording on `tape`. Returns the hidden
+    /// states after each layer l = 1...L as pointers valid until the tape is
+    /// reused: exit heads read them, laid out as `tape.layouts[l-1]` says
+    /// (the batch's layout unless word-vectors were eliminated).
+    ///
+    /// `haltingLayers` (TOKEE fine-tuning), one per row: row r is a query of
+    /// layers 1...haltingLayers[r] and is copied unchanged above (it stays a
+    /// key and value). `elimination` (PoWER-BERT): hard extract layers at a
+    /// retention configuration, or the configuration search's soft extract.
+    public func forwardTraining(_ batch: PackedBatch, tape: EncoderTape, haltingLayers: [Int]? = nil,
+                                elimination: Elimination? = nil) throws -> [UnsafeMutablePointer<Float>] {
+        try validate(batch)
+        let h = config.hiddenSize, t = batch.tokenCount
+        tape.batch = batch
+        let x = tape.output.buffer("x", count: t * h)
+        embeddings.forward(batch, out: x, tape: tape.embeddings)
+        if let haltingLayers { precondition(haltingLayers.count == t, "one halting layer per row") }
+        precondition(haltingLayers == nil || elimination == nil, "TOKEE and PoWER-BERT do not combine")
+        var active = ActiveSet(batch)
+        tape.layouts = []
+        for (l, layer) in layers.enumerated() {
+            if let haltingLayers {
+                active = ActiveSet(starts: batch.starts, lengths: batch.lengths) { haltingLayers[$0] > l }
+            }
+            var extract: ExtractStep? = nil, soft: SoftExtractStep? = nil
+            switch elimination {
+            case .hard(let retention, let selection):
+                extract = ExtractStep(keep: retention.kept(after: l, lengths: active.lengths), selection: selection, layer: l)
+            case .soft(let parameters):
+                soft = parameters.step(layer: l)
+            case nil: break
+            }
+            layer(x, active: active, workspace: workspace, tape: tape.layers[l], extract: extract, softExtract: soft)
+            if let extract { active = ActiveSet(lengths: extract.keep) }
+            tape.layouts.append(ActiveSet(starts: active.starts, lengths: active.lengths))
+        }
+        // h_l for l < L is the input the next layer kept; h_L is x.
+        return (1...layers.count).map { l in
+            l < layers.count ? tape.layers[l].buffers.buffer("layer.input", count: tape.layers[l].rows * h) : x
+        }
+    }
+
+    /// Backward through the layers and the embeddings. `exitGradients[l-1]`
+    /// is the gradient the exit heads send into h_l (T, H), or nil; it is
+    /// added where h_l enters. Parameter gradients accumulate into `grads`.
+    public func backward(tape: EncoderTape, exitGradients: [UnsafeMutablePointer<Float>?], grads: Gradients) {
+        let h = config.hiddenSize, t = tape.batch.tokenCount, count = t * h
+        // Rows shrink from layer to layer when word-vectors were eliminated:
+        // layer l reads tape.layers[l].rows rows and writes outputRows.
+        var dOut = workspace.buffer("grad.h.a", count: count)
+        var dIn = workspace.buffer("grad.h.b", count: count)
+        let last = layers.count - 1
+        dOut.update(repeating: 0, count: tape.layers[last].outputRows * h)
+        if let g = exitGradients[last] { vectorAdd(dOut, g, count: tape.layers[last].outputRows * h) }
+        for l in stride(from: last, through: 0, by: -1) {
+            let inputCount = tape.layers[l].rows * h
+            dIn.update(repeating: 0, count: inputCount)
+            layers[l].backward(dOut: dOut, dInput: dIn, tape: tape.layers[l], grads: grads, workspace: workspace)
+            if l > 0, let g = exitGradients[l - 1] { vectorAdd(dIn, g, count: inputCount) }
+            swap(&dOut, &dIn)
+        }
+        embeddings.backward(tape.batch, dOut: dOut, tape: tape.embeddings, grads: grads, workspace: workspace)
+    }
+}

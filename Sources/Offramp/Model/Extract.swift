@@ -1,6 +1,6 @@
 import Foundation
 
-// MARK: - PoWER-BERT: progressive word-vector elimination (METHODS section 5)
+// MARK: - PoWER-BERT's extract layer: which word-vectors go on (METHODS section 5)
 
 /// How an extract layer chooses the word-vectors it keeps.
 public enum ExtractSelection: String, Sendable, CaseIterable, Codable {
@@ -15,39 +15,6 @@ public enum ExtractSelection: String, Sendable, CaseIterable, Codable {
     case random
 }
 
-/// A retention configuration: after layer j's self-attention, each sequence
-/// keeps at most lengths[j] word-vectors ([CLS] always among them).
-public struct Retention: Sendable, Equatable, CustomStringConvertible {
-    public let lengths: [Int]
-
-    /// Checks the count (one per layer), positivity and that the lengths never grow.
-    public init(_ lengths: [Int], layers: Int) throws {
-        guard lengths.count == layers else {
-            throw OfframpError("--retention has \(lengths.count) lengths; the model has \(layers) layers (one length per layer)")
-        }
-        guard lengths.allSatisfy({ $0 >= 1 }) else { throw OfframpError("--retention: every length must be at least 1 ([CLS] is always kept)") }
-        for j in 1..<lengths.count where lengths[j] > lengths[j - 1] {
-            throw OfframpError("--retention must not increase from layer to layer: layer \(j + 1) keeps \(lengths[j]) > \(lengths[j - 1])")
-        }
-        self.lengths = lengths
-    }
-
-    /// Parses "30,20,12,8,5,3".
-    public init(parsing text: String, layers: Int) throws {
-        let parts = text.split(separator: ",")
-        let values = try parts.map { s -> Int in
-            guard let v = Int(s.trimmingCharacters(in: .whitespaces)) else { throw OfframpError("--retention: \"\(s)\" is not a whole number") }
-            return v
-        }
-        try self.init(values, layers: layers)
-    }
-
-    public var description: String { lengths.map(String.init).joined(separator: ",") }
-
-    /// The lengths after layer `j` (0-based) of sequences with these lengths.
-    public func kept(after j: Int, lengths: [Int]) -> [Int] { lengths.map { min($0, self.lengths[j]) } }
-}
-
 /// One extract layer's work in a layer step.
 public struct ExtractStep: Sendable {
     /// Word-vectors each sequence keeps (at most its length).
@@ -59,15 +26,6 @@ public struct ExtractStep: Sendable {
     public init(keep: [Int], selection: ExtractSelection, layer: Int) {
         self.keep = keep; self.selection = selection; self.layer = layer
     }
-}
-
-/// Which word-vectors inference keeps.
-public enum WordVectorRetention: Sendable {
-    /// The configuration saved with the model (none when it has none).
-    case saved
-    /// Every word-vector: no elimination.
-    case all
-    case configuration(Retention, ExtractSelection)
 }
 
 /// The soft extract layer of the configuration search: the k-th most
