@@ -22,7 +22,7 @@ struct RetentionOptions: ParsableArguments {
         guard let retention else {
             guard let chosen else { return .saved }
             guard let saved = try m.resolve(.saved) else { throw OfframpError("--selection needs --retention (this model has no saved configuration)") }
-            return .configuration(saved.0, chosen)
+            return .configuration(saved.retention, chosen)
         }
         if retention == "none" { return .all }
         return .configuration(try Retention(parsing: retention, layers: m.layerCount), chosen ?? m.settings.extractSelection ?? .attention)
@@ -109,7 +109,7 @@ struct PowerRetrainCommand: ParsableCommand {
         let r: Retention
         if let retention { r = try Retention(parsing: retention, layers: m.layerCount) } else {
             guard let saved = try m.resolve(.saved) else { throw OfframpError("\(common.model): no saved retention configuration; run `offramp power search` or give --retention") }
-            r = saved.0
+            r = saved.retention
         }
         o.wordVectors = .retrain(r, selection)
         try common.finish(Trainer(model: m, options: o), model: m, train: train, dev: dev, length: length)

@@ -107,11 +107,11 @@ import Testing
         let h = encoder.config.hiddenSize
         let x0 = FloatBuffer(count: batch.tokenCount * h)
         encoder.embed(batch, into: x0.pointer)
-        encoder.layerStep(0, x0.pointer, active: ActiveSet(batch))  // some realistic layer-1 states
+        encoder.step(0, x0.pointer, active: ActiveSet(batch))  // some realistic layer-1 states
         let isQuery: (Int) -> Bool = { $0 % 3 != 1 }
         let full = FloatBuffer(x0.array), partial = FloatBuffer(x0.array)
-        encoder.layerStep(1, full.pointer, active: ActiveSet(batch))
-        encoder.layerStep(1, partial.pointer, active: ActiveSet(starts: batch.starts, lengths: batch.lengths, isQuery: isQuery))
+        encoder.step(1, full.pointer, active: ActiveSet(batch))
+        encoder.step(1, partial.pointer, active: ActiveSet(starts: batch.starts, lengths: batch.lengths, isQuery: isQuery))
         for r in 0..<batch.tokenCount {
             for c in 0..<h {
                 let want = isQuery(r) ? full[r * h + c] : x0[r * h + c]
@@ -134,14 +134,14 @@ import Testing
             let x = FloatBuffer(count: batch.tokenCount * h)
             encoder.embed(batch, into: x.pointer)
             let active = subset ? ActiveSet(starts: batch.starts, lengths: batch.lengths, isQuery: isQuery) : ActiveSet(batch)
-            for l in 0..<3 { encoder.layerStep(l, x.pointer, active: active) }
+            for l in 0..<3 { encoder.step(l, x.pointer, active: active) }
             for s in 0..<batch.sequenceCount {
                 let one = PackedBatch(ids: [ref.ids[s]])
                 let y = FloatBuffer(count: one.tokenCount * h)
                 encoder.embed(one, into: y.pointer)
                 let base = batch.starts[s]
                 let alone = subset ? ActiveSet(starts: [0], lengths: one.lengths) { isQuery(base + $0) } : ActiveSet(one)
-                for l in 0..<3 { encoder.layerStep(l, y.pointer, active: alone) }
+                for l in 0..<3 { encoder.step(l, y.pointer, active: alone) }
                 let worst = (0..<(one.tokenCount * h)).reduce(Float(0)) { max($0, abs(x[base * h + $1] - y[$1])) }
                 #expect(worst < 1e-3, "sequence \(s), query subset \(subset): \(worst)")
             }

@@ -46,10 +46,10 @@ import Testing
         for n in batch.lengths { offsets.append(total); total += heads * n * n }
         let probs = FloatBuffer(count: total)
         let full = FloatBuffer(x0.array)
-        encoder.layerStep(0, full.pointer, active: ActiveSet(batch), probabilities: (probs.pointer, offsets))
+        encoder.step(0, full.pointer, active: ActiveSet(batch), probabilities: (probs.pointer, offsets))
         let keep = batch.lengths.map { max(1, $0 / 2) }
         let pruned = FloatBuffer(x0.array)
-        encoder.layerStep(0, pruned.pointer, active: ActiveSet(batch), extract: ExtractStep(keep: keep, selection: selection, layer: 0))
+        encoder.step(0, pruned.pointer, active: ActiveSet(batch), plan: FixedExtract(keep: keep, selection: selection))
         var row = 0
         for s in 0..<batch.sequenceCount {
             let n = batch.lengths[s]
@@ -227,11 +227,11 @@ import Testing
         #expect((0..<3).allSatisfy { j in rp.values[j * 12 + 11] < 0.9 }, "rank 11 is reached by no input: the penalty lowers it")
         let saved = try MultiExitModel.load(directory: out)
         let retention = try #require(try saved.resolve(.saved))
-        #expect(retention.0 == (try rp.retention()))
-        #expect(retention.0.lengths == retention.0.lengths.sorted(by: >))
+        #expect(retention.retention == (try rp.retention()))
+        #expect(retention.retention.lengths == retention.retention.lengths.sorted(by: >))
         var retrain = o
-        retrain.wordVectors = .retrain(retention.0, .attention)
+        retrain.wordVectors = .retrain(retention.retention, .attention)
         try Trainer(model: saved, options: retrain).run(train: Self.examples(), dev: Self.examples(), out: dir.appendingPathComponent("retrained"), log: { _ in })
-        #expect(try MultiExitModel.load(directory: dir.appendingPathComponent("retrained")).settings.retention == retention.0.lengths)
+        #expect(try MultiExitModel.load(directory: dir.appendingPathComponent("retrained")).settings.retention == retention.retention.lengths)
     }
 }

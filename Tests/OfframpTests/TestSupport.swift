@@ -62,3 +62,13 @@ extension TestSupport {
         return dir
     }
 }
+
+/// An elimination plan that keeps `keep[s]` rows of sequence s at every layer
+/// (tests of one extract step, whatever a retention configuration would say).
+struct FixedExtract: EliminationPlan {
+    let keep: [Int]
+    let selection: ExtractSelection
+    func extract(layer l: Int, lengths: [Int]) -> LayerExtract {
+        .hard(ExtractStep(keep: keep, selection: selection, layer: l))
+    }
+}

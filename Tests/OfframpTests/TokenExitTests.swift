@@ -66,7 +66,7 @@ import Testing
         var out: [[[Float]]] = []
         for l in 1...model.layerCount {
             let before = x.array
-            model.encoder.layerStep(l - 1, x.pointer, active: ActiveSet(batch))
+            model.encoder.step(l - 1, x.pointer, active: ActiveSet(batch))
             for (r, w) in e.rowWords.enumerated() where w >= 0 && wordLayers[Int(w)] < l {
                 for c in 0..<h { x[r * h + c] = before[r * h + c] }
             }
@@ -219,8 +219,8 @@ import Testing
         let wordLayers = examples.map { $0.queryPositions.map { _ in 1 + Int(rng.next() % 4) } }
         var halting: [Int] = []
         for (e, layers) in zip(examples, wordLayers) { halting += e.rowWords.map { $0 >= 0 ? layers[Int($0)] : 4 } }
-        let tape = EncoderTape(layers: 4, pass: .deterministic())
-        let states = try model.encoder.forwardTraining(batch.tokens, tape: tape, haltingLayers: halting)
+        let activations = EncoderActivations(layers: 4, pass: .deterministic())
+        let states = try model.encoder.forwardTraining(batch.tokens, activations: activations, haltingLayers: halting)
         let h = model.config.hiddenSize
         var start = 0
         for (e, layers) in zip(examples, wordLayers) {

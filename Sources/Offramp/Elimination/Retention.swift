@@ -35,6 +35,19 @@ public struct Retention: Sendable, Equatable, CustomStringConvertible {
     public func kept(after j: Int, lengths: [Int]) -> [Int] { lengths.map { min($0, self.lengths[j]) } }
 }
 
+/// A retention configuration with its selection rule: the elimination plan of
+/// inference and of re-training (hard extract layers).
+public struct RetentionPlan: EliminationPlan, Equatable {
+    public let retention: Retention
+    public let selection: ExtractSelection
+
+    public init(_ retention: Retention, selection: ExtractSelection) { self.retention = retention; self.selection = selection }
+
+    public func extract(layer l: Int, lengths: [Int]) -> LayerExtract {
+        .hard(ExtractStep(keep: retention.kept(after: l, lengths: lengths), selection: selection, layer: l))
+    }
+}
+
 /// Which word-vectors inference keeps.
 public enum WordVectorRetention: Sendable {
     /// The configuration saved with the model (none when it has none).

@@ -131,15 +131,6 @@ public final class EarlyExitRunner: @unchecked Sendable {
     }
 }
 
-/// TOKEE's window score of each word (METHODS section 3): the least sure
-/// score among words i−k ... i+k, the window clipped at the sentence's edges.
-public func windowScores(_ scores: [Double], window k: Int, criterion: TokenCriterion) -> [Double] {
-    scores.indices.map { i in
-        let lo = max(0, i - k), hi = min(scores.count - 1, i + k)
-        return scores[lo...hi].reduce(scores[i], criterion.worse)
-    }
-}
-
 func argmax(_ p: UnsafeBufferPointer<Float>) -> Int { p.indices.max { p[$0] < p[$1] } ?? 0 }
 
 extension EncodedExample {
@@ -155,21 +146,5 @@ extension EncodedExample {
             for r in pos ..< max(pos + 1, end) where r < ids.count { out[r] = w }
         }
         return out
-    }
-}
-
-extension ExitHead {
-    /// Multiply-add FLOPs (×2) of this head on `input` (its queries and rows).
-    public func flops(_ input: HeadInput) -> Double {
-        let h = Double(hidden), n = Double(classes)
-        let t = Double(input.rowCount), q = Double(input.queryCount)
-        switch (settings.head, settings.task) {
-        case (.linear, .classify): return q * 2 * (h * h + h * n)
-        case (.linear, .label): return q * 2 * h * n
-        case (.fastbert, _):
-            let w = Double(settings.fastbertWidth)
-            let attention = zip(input.queryCounts, input.lengths).reduce(0.0) { $0 + 2 * 2 * Double($1.0) * Double($1.1) * w }
-            return t * 2 * (h * w + 3 * w * w) + attention + q * 2 * (2 * w * w + w * n)
-        }
     }
 }

@@ -10,18 +10,15 @@ extension MultiExitModel {
         let h = config.hiddenSize, t = batch.tokens.tokenCount, n = labels.count, q = batch.input.queryCount
         let x = workspace.buffer("eval.x", count: t * h)
         encoder.embed(batch.tokens, into: x)
-        var active = ActiveSet(batch.tokens)
         var out: [[Float]] = []
         var next = 0
-        for l in 1...layerCount {
-            let extract = elimination.map { ExtractStep(keep: $0.0.kept(after: l - 1, lengths: active.lengths), selection: $0.1, layer: l - 1) }
-            encoder.layerStep(l - 1, x, active: active, extract: extract)
-            if let extract { active = ActiveSet(lengths: extract.keep) }
-            let input = extract == nil ? batch.input : .sequences(starts: active.starts, lengths: active.lengths)
+        encoder.forward(x, from: ActiveSet(batch.tokens), plan: elimination) { l, layout in
+            // After an extract each sequence predicts at its [CLS] row of the packed layout.
+            let input = elimination == nil ? batch.input : .sequences(starts: layout.starts, lengths: layout.lengths)
             while next < heads.count && heads[next].layer == l {
                 var logits = [Float](repeating: 0, count: q * n)
                 logits.withUnsafeMutableBufferPointer {
-                    heads[next].forward(x, input: input, logits: $0.baseAddress!, workspace: workspace)
+                    heads[next].forward(x, input: input, logits: $0.baseAddress!, activations: headScratch, workspace: workspace)
                 }
                 out.append(logits)
                 next += 1

@@ -177,35 +177,3 @@ public func normalizedEntropy(_ p: UnsafeBufferPointer<Float>) -> Double {
     for x in p where x > 0 { h -= Double(x) * log(Double(x)) }
     return p.count > 1 ? h / log(Double(p.count)) : 0
 }
-
-/// What a policy remembers about one input between exits.
-public struct ExitDecisionState: Sendable, Equatable {
-    public var previousArgmax: Int? = nil
-    public var counter = 0
-    public init() {}
-}
-
-extension ExitPolicy {
-    /// Whether an input leaves at this exit, given its probabilities there.
-    /// `layer` is the 1-based layer of the exit; `isLast` says it is the final exit.
-    public func shouldExit(probabilities p: UnsafeBufferPointer<Float>, layer: Int, isLast: Bool,
-                           state: inout ExitDecisionState) -> Bool {
-        if isLast { return true }
-        switch self {
-        case .full: return false
-        case .budget(let k): return layer >= k
-        case .entropy(let tau): return normalizedEntropy(p) < tau
-        case .confidence(let tau): return Double(p.max() ?? 0) >= tau
-        case .patience(let patience):
-            let a = p.indices.max { p[$0] < p[$1] } ?? 0
-            if let prev = state.previousArgmax { state.counter = prev == a ? state.counter + 1 : 0 }
-            state.previousArgmax = a
-            return state.counter >= patience
-        case .patienceConfidence(let patience, let tau):
-            state.counter = normalizedEntropy(p) < tau ? state.counter + 1 : 0
-            return state.counter >= patience
-        case .sentee, .tokee:
-            preconditionFailure("\(self) decides per word: the runner handles it")
-        }
-    }
-}

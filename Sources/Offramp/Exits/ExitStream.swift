@@ -28,7 +28,7 @@ public final class ExitStream {
     public var inFlight: Int { cohorts.reduce(0) { $0 + $1.tags.count } }
     public var freeSlots: Int { batchSize - inFlight }
 
-    private let elimination: (Retention, ExtractSelection)?
+    private let elimination: RetentionPlan?
     private let labeling: Bool
     private let headAt: [Int: ExitHead]
     private let lastLayer: Int
@@ -114,19 +114,16 @@ public final class ExitStream {
         for c in cohorts {
             let inputStarts = c.starts
             let activeSet = labeling ? queryingRows(c, starts: inputStarts) : ActiveSet(starts: inputStarts, lengths: c.lengths)
-            let extract = elimination.map {
-                ExtractStep(keep: $0.0.kept(after: c.depth, lengths: c.lengths), selection: $0.1, layer: c.depth)
-            }
-            encoder.layerStep(c.depth, c.states.pointer, active: activeSet, extract: extract)
-            flops += encoder.layerFlops(activeSet, kept: extract?.keep.reduce(0, +))
+            let result = encoder.step(c.depth, c.states.pointer, active: activeSet, plan: elimination)
+            flops += result.flops
             c.depth += 1
-            if let extract { c.lengths = extract.keep }  // the step packed the kept rows
+            c.lengths = result.layout.lengths
             let starts = c.starts
             guard let head = headAt[c.depth] else { continue }
             let input = labeling ? allWords(c, starts: starts)
                                  : HeadInput.sequences(starts: starts, lengths: c.lengths)
             if logits.count < input.queryCount * n { logits = FloatBuffer(count: input.queryCount * n) }
-            head.forward(c.states.pointer, input: input, logits: logits.pointer, workspace: runner.model.workspace)
+            head.forward(c.states.pointer, input: input, logits: logits.pointer, activations: runner.model.headScratch, workspace: runner.model.workspace)
             flops += head.flops(input)
             let isLast = c.depth == lastLayer
             var keep: [Int] = []
@@ -202,12 +199,8 @@ public final class ExitStream {
     /// words the policy lets go; true when the sentence is done.
     private func decideWords(_ s: inout InputState, logits: UnsafeMutablePointer<Float>, classes n: Int,
                              layer: Int, isLast: Bool) -> Bool {
-        let policy = s.policy
         let words = s.firstPieces.count
-        let criterion: TokenCriterion = switch policy {
-        case .sentee(_, let c), .tokee(_, _, let c): c
-        default: .entropy
-        }
+        let criterion = s.policy.tokenCriterion
         var scores = [Double](repeating: 0, count: words)
         var sentenceEntropy = 0.0
         for w in 0..<words {
@@ -217,19 +210,7 @@ public final class ExitStream {
             if !s.halted[w] { sentenceEntropy = max(sentenceEntropy, normalizedEntropy(p)) }
         }
         if words > 0 { s.uncertainties.append(sentenceEntropy) }
-        let halting: [Bool]
-        switch policy {
-        case .tokee(let window, let tau, let c):
-            let windowed = windowScores(scores, window: window, criterion: c)
-            halting = (0..<words).map { isLast || c.isSure(windowed[$0], tau: tau) }
-        case .sentee(let tau, let c):
-            let worst = scores.reduce(c == .entropy ? 0 : 1, c.worse)
-            halting = (0..<words).map { _ in isLast || c.isSure(worst, tau: tau) }
-        case .budget(let k):
-            halting = (0..<words).map { _ in isLast || layer >= k }
-        default:
-            halting = (0..<words).map { _ in isLast }
-        }
+        let halting = s.policy.haltingWords(scores: scores, layer: layer, isLast: isLast)
         for w in 0..<words where halting[w] && !s.halted[w] {
             let p = UnsafeBufferPointer(start: logits + w * n, count: n)
             s.halted[w] = true

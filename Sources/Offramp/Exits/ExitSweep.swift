@@ -100,7 +100,7 @@ public enum ExitSweep {
         let fullScore = score(full)
         var points = [SweepPoint(policy: "full", setting: "-", accuracy: fullScore.accuracy, f1: fullScore.f1,
                                  averageExitLayer: full.averageExitLayer, flopsSpeedup: full.flopsSpeedup, wallSpeedup: 1, exitPolicy: .full)]
-        let withElimination = elimination.map { WordVectorRetention.configuration($0.0, $0.1) } ?? .all
+        let withElimination = elimination.map { WordVectorRetention.configuration($0.retention, $0.selection) } ?? .all
         var runs: [(ExitPolicy, String?)] = policies.map { ($0, nil) }
         if elimination != nil { runs.insert((.full, "power"), at: 0) }
         for (policy, label) in runs {
@@ -108,7 +108,7 @@ public enum ExitSweep {
                 try runner.run(examples, policy: policy, batchSize: batchSize, continuous: continuous, retention: withElimination)
             }
             let s = score(r)
-            let p = SweepPoint(policy: label ?? policy.name, setting: label == nil ? policy.setting : elimination!.0.description,
+            let p = SweepPoint(policy: label ?? policy.name, setting: label == nil ? policy.setting : elimination!.retention.description,
                                accuracy: s.accuracy, f1: s.f1,
                                averageExitLayer: r.averageExitLayer, flopsSpeedup: r.flopsSpeedup,
                                wallSpeedup: full.seconds / r.seconds, exitPolicy: policy)

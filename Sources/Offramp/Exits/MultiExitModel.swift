@@ -18,6 +18,8 @@ public final class MultiExitModel: @unchecked Sendable {
     public let heads: [ExitHead]
     public let tokenizer: any TextTokenizer
     let workspace = Workspace()
+    /// The exit heads' inference buffers.
+    let headScratch = HeadActivations(pass: .deterministic())
 
     public var labels: [String] { settings.labels }
     public var layerCount: Int { config.numHiddenLayers }
@@ -26,14 +28,14 @@ public final class MultiExitModel: @unchecked Sendable {
     public var defaultMaxLength: Int { settings.maxLength ?? min(128, config.maxPositionEmbeddings) }
 
     /// The retention configuration a choice stands for (nil: no elimination).
-    public func resolve(_ choice: WordVectorRetention) throws -> (Retention, ExtractSelection)? {
+    public func resolve(_ choice: WordVectorRetention) throws -> RetentionPlan? {
         switch choice {
         case .all: return nil
         case .configuration(let r, let s):
             guard settings.task == .classify else { throw OfframpError("PoWER-BERT elimination applies to classification models only") }
-            return (r, s)
+            return RetentionPlan(r, selection: s)
         case .saved:
-            return try settings.retention.map { (try Retention($0, layers: layerCount), settings.extractSelection ?? .attention) }
+            return try settings.retention.map { RetentionPlan(try Retention($0, layers: layerCount), selection: settings.extractSelection ?? .attention) }
         }
     }
 

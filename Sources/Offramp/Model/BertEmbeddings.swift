@@ -48,33 +48,34 @@ public struct BertEmbeddings: @unchecked Sendable {
     }
 }
 
+// MARK: Training forward and backward
+
 extension BertEmbeddings {
     /// Training forward: out = dropout(LayerNorm(word + position + type)),
-    /// keeping the sum and the LayerNorm statistics on `tape`.
-    func forward(_ batch: PackedBatch, out: UnsafeMutablePointer<Float>, tape: LayerTape) {
+    /// keeping the sum and the LayerNorm statistics in `acts`.
+    func forward(_ batch: PackedBatch, out: UnsafeMutablePointer<Float>, activations acts: EmbeddingActivations) {
         let h = config.hiddenSize, t = batch.tokenCount
-        let sum = tape.buffers.buffer("emb.sum", count: t * h)
+        let sum = acts.sum(t * h)
         for r in 0..<t {
             let row = sum + r * h
             row.update(from: word + Int(batch.ids[r]) * h, count: h)
             vectorAdd(row, position + Int(batch.positions[r]) * h, count: h)
             vectorAdd(row, tokenType + Int(batch.typeIds[r]) * h, count: h)
         }
-        layerNormForward(out: out, mean: tape.buffers.buffer("emb.mean", count: t), rstd: tape.buffers.buffer("emb.rstd", count: t),
+        layerNormForward(out: out, mean: acts.mean(t), rstd: acts.rstd(t),
                          inp: sum, gamma: gamma, beta: beta, rows: t, cols: h, eps: Float(config.layerNormEps))
-        tape.dropout("emb.mask", out, count: t * h)
-        tape.rows = t
+        acts.pass.dropout(out, count: t * h, mask: acts.mask)
+        acts.rows = t
     }
 
     /// Backward into the three tables and the LayerNorm. `dOut` is consumed (masked in place).
-    func backward(_ batch: PackedBatch, dOut: UnsafeMutablePointer<Float>, tape: LayerTape, grads: Gradients, workspace ws: Workspace) {
-        let h = config.hiddenSize, t = tape.rows
-        tape.applyMask("emb.mask", dOut, count: t * h)
-        let dSum = ws.buffer("grad.emb.sum", count: t * h)
-        dSum.update(repeating: 0, count: t * h)
+    func backward(_ batch: PackedBatch, dOut: UnsafeMutablePointer<Float>, activations acts: EmbeddingActivations, grads: Gradients,
+                  workspace ws: Workspace) {
+        let h = config.hiddenSize, t = acts.rows
+        acts.pass.applyMask(dOut, count: t * h, mask: acts.mask)
+        let dSum = ws.zeroed("grad.emb.sum", t * h)
         layerNormBackward(dInp: dSum, dGamma: grads[gamma], dBeta: grads[beta], dOut: dOut,
-                          inp: tape.buffers.buffer("emb.sum", count: t * h), mean: tape.buffers.buffer("emb.mean", count: t),
-                          rstd: tape.buffers.buffer("emb.rstd", count: t), gamma: gamma, rows: t, cols: h)
+                          inp: acts.sum(t * h), mean: acts.mean(t), rstd: acts.rstd(t), gamma: gamma, rows: t, cols: h)
         embeddingBackward(dTable: grads[word], dOut: dSum, ids: batch.ids, width: h)
         embeddingBackward(dTable: grads[position], dOut: dSum, ids: batch.positions, width: h)
         embeddingBackward(dTable: grads[tokenType], dOut: dSum, ids: batch.typeIds, width: h)

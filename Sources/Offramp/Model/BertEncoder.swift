@@ -36,6 +36,8 @@ public final class BertEncoder: @unchecked Sendable {
     /// False when the checkpoint had no pooler (its weights are then zero).
     public let hasPooler: Bool
     let workspace = Workspace()
+    /// The inference layer step's buffers, shared by every layer.
+    let scratch = LayerActivations(pass: .deterministic())
 
     /// Parameter names and shapes in storage order, HF key names.
     public static func parameterSpecs(_ c: BertConfig) -> [(name: String, shape: [Int])] {
@@ -114,17 +116,6 @@ public final class BertEncoder: @unchecked Sendable {
         embeddings(batch, out: x)
     }
 
-    /// Runs layer `l` (0-based) on the active rows of x (T, H), in place.
-    ///
-    /// With `extract` (PoWER-BERT), each sequence keeps extract.keep[s] rows
-    /// after the attention; the output is packed as ActiveSet(lengths: extract.keep).
-    public func layerStep(
-        _ l: Int, _ x: UnsafeMutablePointer<Float>, active: ActiveSet,
-        probabilities: (buffer: UnsafeMutablePointer<Float>, offsets: [Int])? = nil, extract: ExtractStep? = nil
-    ) {
-        layers[l](x, active: active, workspace: workspace, probabilities: probabilities, extract: extract)
-    }
-
     /// The full-depth forward pass.
     public func callAsFunction(
         _ batch: PackedBatch, hiddenStates: Bool = false, attentions: Bool = false
@@ -139,15 +130,12 @@ public final class BertEncoder: @unchecked Sendable {
         var total = 0
         for n in batch.lengths { offsets.append(total); total += config.numAttentionHeads * n * n }
         var probs: [FloatBuffer] = []
-        let active = ActiveSet(batch)
-        for l in layers.indices {
-            if attentions {
-                let p = FloatBuffer(count: total)
-                layerStep(l, x.pointer, active: active, probabilities: (p.pointer, offsets))
-                probs.append(p)
-            } else {
-                layerStep(l, x.pointer, active: active)
-            }
+        let attentionOut: ((Int) -> (buffer: UnsafeMutablePointer<Float>, offsets: [Int])?)? = attentions ? { _ in
+            let p = FloatBuffer(count: total)
+            probs.append(p)
+            return (p.pointer, offsets)
+        } : nil
+        forward(x.pointer, from: ActiveSet(batch), probabilities: attentionOut) { _, _ in
             if hiddenStates { states.append(FloatBuffer(Array(x.buffer))) }
         }
         return EncoderOutput(batch: batch, width: h, lastHidden: x, hiddenStates: states,
@@ -179,67 +167,52 @@ public final class BertEncoder: @unchecked Sendable {
 // MARK: - Training forward and backward
 
 extension BertEncoder {
-    /// Training forward over `batch`, recording on `tape`. Returns the hidden
-    /// states after each layer l = 1...L as pointers valid until the tape is
-    /// reused: exit heads read them, laid out as `tape.layouts[l-1]` says
+    /// Training forward over `batch`, recording `acts`. Returns the hidden
+    /// states after each layer l = 1...L as pointers valid until `acts` is
+    /// reused: exit heads read them, laid out as `acts.layouts[l-1]` says
     /// (the batch's layout unless word-vectors were eliminated).
     ///
     /// `haltingLayers` (TOKEE fine-tuning), one per row: row r is a query of
     /// layers 1...haltingLayers[r] and is copied unchanged above (it stays a
-    /// key and value). `elimination` (PoWER-BERT): hard extract layers at a
+    /// key and value). `plan` (PoWER-BERT): hard extract layers at a
     /// retention configuration, or the configuration search's soft extract.
-    public func forwardTraining(_ batch: PackedBatch, tape: EncoderTape, haltingLayers: [Int]? = nil,
-                                elimination: Elimination? = nil) throws -> [UnsafeMutablePointer<Float>] {
+    public func forwardTraining(_ batch: PackedBatch, activations acts: EncoderActivations, haltingLayers: [Int]? = nil,
+                                plan: (any EliminationPlan)? = nil) throws -> [UnsafeMutablePointer<Float>] {
         try validate(batch)
         let h = config.hiddenSize, t = batch.tokenCount
-        tape.batch = batch
-        let x = tape.output.buffer("x", count: t * h)
-        embeddings.forward(batch, out: x, tape: tape.embeddings)
+        acts.batch = batch
+        let x = acts.output(t * h)
+        embeddings.forward(batch, out: x, activations: acts.embeddings)
         if let haltingLayers { precondition(haltingLayers.count == t, "one halting layer per row") }
-        precondition(haltingLayers == nil || elimination == nil, "TOKEE and PoWER-BERT do not combine")
-        var active = ActiveSet(batch)
-        tape.layouts = []
-        for (l, layer) in layers.enumerated() {
-            if let haltingLayers {
-                active = ActiveSet(starts: batch.starts, lengths: batch.lengths) { haltingLayers[$0] > l }
-            }
-            var extract: ExtractStep? = nil, soft: SoftExtractStep? = nil
-            switch elimination {
-            case .hard(let retention, let selection):
-                extract = ExtractStep(keep: retention.kept(after: l, lengths: active.lengths), selection: selection, layer: l)
-            case .soft(let parameters):
-                soft = parameters.step(layer: l)
-            case nil: break
-            }
-            layer(x, active: active, workspace: workspace, tape: tape.layers[l], extract: extract, softExtract: soft)
-            if let extract { active = ActiveSet(lengths: extract.keep) }
-            tape.layouts.append(ActiveSet(starts: active.starts, lengths: active.lengths))
+        precondition(haltingLayers == nil || plan == nil, "TOKEE and PoWER-BERT do not combine")
+        acts.layouts = []
+        // Row r is a query of layers 0..<haltingLayers[r] (0-based).
+        let isQuery: ((Int, Int) -> Bool)? = haltingLayers.map { halting in { l, row in halting[row] > l } }
+        forward(x, from: ActiveSet(batch), plan: plan, training: acts, isQuery: isQuery) { _, layout in
+            acts.layouts.append(layout)
         }
-        // h_l for l < L is the input the next layer kept; h_L is x.
-        return (1...layers.count).map { l in
-            l < layers.count ? tape.layers[l].buffers.buffer("layer.input", count: tape.layers[l].rows * h) : x
-        }
+        return (1...layers.count).map { acts.hidden(after: $0, width: h) }
     }
 
     /// Backward through the layers and the embeddings. `exitGradients[l-1]`
     /// is the gradient the exit heads send into h_l (T, H), or nil; it is
     /// added where h_l enters. Parameter gradients accumulate into `grads`.
-    public func backward(tape: EncoderTape, exitGradients: [UnsafeMutablePointer<Float>?], grads: Gradients) {
-        let h = config.hiddenSize, t = tape.batch.tokenCount, count = t * h
+    public func backward(activations acts: EncoderActivations, exitGradients: [UnsafeMutablePointer<Float>?], grads: Gradients) {
+        let h = config.hiddenSize, t = acts.batch.tokenCount, count = t * h
         // Rows shrink from layer to layer when word-vectors were eliminated:
-        // layer l reads tape.layers[l].rows rows and writes outputRows.
+        // layer l reads acts.layers[l].rows rows and writes outputRows.
         var dOut = workspace.buffer("grad.h.a", count: count)
         var dIn = workspace.buffer("grad.h.b", count: count)
         let last = layers.count - 1
-        dOut.update(repeating: 0, count: tape.layers[last].outputRows * h)
-        if let g = exitGradients[last] { vectorAdd(dOut, g, count: tape.layers[last].outputRows * h) }
+        dOut.update(repeating: 0, count: acts.layers[last].outputRows * h)
+        if let g = exitGradients[last] { vectorAdd(dOut, g, count: acts.layers[last].outputRows * h) }
         for l in stride(from: last, through: 0, by: -1) {
-            let inputCount = tape.layers[l].rows * h
+            let inputCount = acts.layers[l].rows * h
             dIn.update(repeating: 0, count: inputCount)
-            layers[l].backward(dOut: dOut, dInput: dIn, tape: tape.layers[l], grads: grads, workspace: workspace)
+            layers[l].backward(dOut: dOut, dInput: dIn, activations: acts.layers[l], grads: grads, workspace: workspace)
             if l > 0, let g = exitGradients[l - 1] { vectorAdd(dIn, g, count: inputCount) }
             swap(&dOut, &dIn)
         }
-        embeddings.backward(tape.batch, dOut: dOut, tape: tape.embeddings, grads: grads, workspace: workspace)
+        embeddings.backward(acts.batch, dOut: dOut, activations: acts.embeddings, grads: grads, workspace: workspace)
     }
 }

@@ -54,6 +54,13 @@ public final class Workspace: @unchecked Sendable {
         return fresh.pointer
     }
 
+    /// `buffer(name, count:)` with its first `count` floats set to zero.
+    public func zeroed(_ name: String, _ count: Int) -> UnsafeMutablePointer<Float> {
+        let p = buffer(name, count: count)
+        p.update(repeating: 0, count: count)
+        return p
+    }
+
     /// Total floats held, for memory accounting.
     public var floatsHeld: Int { slots.values.reduce(0) { $0 + $1.count } }
 }

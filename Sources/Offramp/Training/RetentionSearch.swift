@@ -2,19 +2,11 @@ import Foundation
 
 // MARK: - PoWER-BERT in training: hard extract, or the configuration search
 
-/// Word-vector elimination during a training forward.
-public enum Elimination: Sendable {
-    /// Hard extract layers at a retention configuration (re-training, step 3).
-    case hard(Retention, ExtractSelection)
-    /// Soft extract layers with learned retention parameters (the search, step 2).
-    case soft(RetentionParameters)
-}
-
 /// The configuration search's retention parameters: r_j ∈ [0,1]^n for each
 /// layer j (n = the maximum length), all 1 at the start, trained by AdamW at
 /// their own learning rate and clipped to [0,1] after every step. The loss
 /// adds λ Σ_j j · mass(r_j), mass(r_j) = Σ_k r_j[k].
-public final class RetentionParameters: @unchecked Sendable {
+public final class RetentionParameters: EliminationPlan, @unchecked Sendable {
     public let layers: Int
     public let length: Int
     public let selection: ExtractSelection
@@ -38,6 +30,8 @@ public final class RetentionParameters: @unchecked Sendable {
     public var values: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: r, count: layers * length) }
     /// dLoss/dr of the last step, same layout.
     public var gradient: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: grads[r], count: layers * length) }
+
+    public func extract(layer l: Int, lengths: [Int]) -> LayerExtract { .soft(step(layer: l)) }
 
     func step(layer j: Int) -> SoftExtractStep {
         SoftExtractStep(r: r + j * length, dR: grads[r] + j * length, count: length, selection: selection, layer: j)

@@ -107,8 +107,8 @@ public final class Trainer: @unchecked Sendable {
     public let options: TrainingOptions
     public let grads: Gradients
     var optimizer: AdamW
-    let tape: EncoderTape
-    var headTapes: [LayerTape]
+    let activations: EncoderActivations
+    var headActivations: [HeadActivations]
     let ws = Workspace()
     /// Global step counter (over all stages); seeds each step's dropout.
     public private(set) var globalStep = 0
@@ -126,8 +126,8 @@ public final class Trainer: @unchecked Sendable {
         grads = Gradients(for: model.store)
         optimizer = AdamW(parameterCount: model.store.storage.count)
         let pass = TrainingPass.deterministic()
-        tape = EncoderTape(layers: model.layerCount, pass: pass)
-        headTapes = model.heads.map { _ in LayerTape(pass: pass) }
+        activations = EncoderActivations(layers: model.layerCount, pass: pass)
+        headActivations = model.heads.map { _ in HeadActivations(pass: pass) }
         if case .search(_, let selection, _, let length) = options.wordVectors {
             retentionParameters = RetentionParameters(layers: model.layerCount, length: length, selection: selection)
         } else {
@@ -136,11 +136,11 @@ public final class Trainer: @unchecked Sendable {
     }
 
     /// What the training forward eliminates, if anything.
-    var elimination: Elimination? {
+    var elimination: (any EliminationPlan)? {
         switch options.wordVectors {
-        case .search: retentionParameters.map { .soft($0) }
-        case .retrain(let r, let s): .hard(r, s)
-        case nil: nil
+        case .search: return retentionParameters
+        case .retrain(let r, let s): return RetentionPlan(r, selection: s)
+        case nil: return nil
         }
     }
 
@@ -152,15 +152,15 @@ public final class Trainer: @unchecked Sendable {
     public func lossAndGradients(_ batch: ExampleBatch, stage: TrainingStage, pass: TrainingPass,
                                  haltingLayers: [Int]? = nil) throws -> Double {
         grads.zero()
-        tape.reset(pass: pass)
-        for t in headTapes { t.pass = pass }
+        activations.reset(pass: pass)
+        for a in headActivations { a.pass = pass }
         retentionParameters?.zeroGradients()
         let elimination = self.elimination
-        let hiddens = try model.encoder.forwardTraining(batch.tokens, tape: tape, haltingLayers: haltingLayers, elimination: elimination)
+        let hiddens = try model.encoder.forwardTraining(batch.tokens, activations: activations, haltingLayers: haltingLayers, plan: elimination)
         // Heads read each layer's layout: compacted when word-vectors were eliminated.
         func headInput(_ i: Int) -> HeadInput {
-            guard case .hard = elimination else { return batch.input }
-            let layout = tape.layouts[model.heads[i].layer - 1]
+            guard case .retrain = options.wordVectors else { return batch.input }
+            let layout = activations.layouts[model.heads[i].layer - 1]
             return .sequences(starts: layout.starts, lengths: layout.lengths)
         }
         let heads = model.heads, last = heads.count - 1
@@ -174,7 +174,8 @@ public final class Trainer: @unchecked Sendable {
         var logits: [Int: UnsafeMutablePointer<Float>] = [:]
         for i in used {
             let buf = ws.buffer("logits.\(i)", count: q * n)
-            heads[i].forward(hiddens[heads[i].layer - 1], input: headInput(i), logits: buf, workspace: ws, tape: headTapes[i])
+            heads[i].forward(hiddens[heads[i].layer - 1], input: headInput(i), logits: buf, activations: headActivations[i],
+                             workspace: ws, training: true)
             logits[i] = buf
         }
         // Losses and their gradients with respect to the logits.
@@ -234,9 +235,9 @@ public final class Trainer: @unchecked Sendable {
                 dX = exitGradients[l - 1]
             }
             heads[i].backward(hiddens[heads[i].layer - 1], input: headInput(i), dLogits: d, dX: dX,
-                              tape: headTapes[i], grads: grads, workspace: ws)
+                              activations: headActivations[i], grads: grads, workspace: ws)
         }
-        if stage.trainsBackbone { model.encoder.backward(tape: tape, exitGradients: exitGradients, grads: grads) }
+        if stage.trainsBackbone { model.encoder.backward(activations: activations, exitGradients: exitGradients, grads: grads) }
         if case .search(let lambda, _, _, _) = options.wordVectors, let rp = retentionParameters {
             loss += rp.addPenalty(lambda: lambda)
         }
@@ -452,14 +453,5 @@ public final class Trainer: @unchecked Sendable {
         epochsDone = try meta("epochs_done")
         globalStep = try meta("global_step")
         if let rp = retentionParameters { try rp.load(from: file, adamStep: try meta("retention_adam_step")) }
-    }
-}
-
-extension EncoderTape {
-    /// Points every layer's tape at a new step's randomness.
-    func reset(pass: TrainingPass) {
-        self.pass = pass
-        embeddings.pass = pass
-        for l in layers { l.pass = pass }
     }
 }
