@@ -6,7 +6,7 @@ import Testing
 /// calibration's choice, the policy round trip through config.json, the plot.
 @Suite struct AdaptiveClassifierTests {
     @Test func classifiesTextsFromASavedModelAndUsesTheSavedPolicy() throws {
-        let (model, _, dir) = try EarlyExitTests.trainedTinyModel()
+        let (model, _, dir) = try TestModels.trainedClassifier()
         defer { try? FileManager.default.removeItem(at: dir) }
         let saved = dir.appendingPathComponent("saved")
         try model.save(to: saved)

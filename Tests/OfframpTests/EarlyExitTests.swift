@@ -5,18 +5,6 @@ import Testing
 /// Early exit: policies decide as METHODS says, and batched or continuous
 /// runs give every input exactly what running it alone gives.
 @Suite struct EarlyExitTests {
-    /// A tiny 4-layer multi-exit classifier, briefly trained so exits differ.
-    static func trainedTinyModel() throws -> (MultiExitModel, [EncodedExample], URL) {
-        let dir = try TrainingGradientTests.tinyPretrained(layers: 4)
-        let model = try MultiExitModel.create(pretrained: dir, settings: ExitSettings(
-            task: .classify, labels: ["neg", "pos"], head: .linear, pooling: .mean, exits: [1, 2, 3, 4]), seed: 3)
-        var o = TrainingOptions()
-        o.epochs = 3; o.batchSize = 6; o.learningRate = 3e-3; o.showProgress = false
-        let data = TrainingLoopTests.examples()
-        try Trainer(model: model, options: o).run(train: data, dev: [], out: dir.appendingPathComponent("trained"), log: { _ in })
-        return (model, data + data.map { var e = $0; e.ids.insert(7, at: 1); e.typeIds.insert(0, at: 1); return e }, dir)
-    }
-
     /// Policies whose thresholds sit inside the observed uncertainties, so
     /// some inputs leave early and some do not.
     static func policies(_ full: ExitRun) -> [ExitPolicy] {
@@ -30,7 +18,7 @@ import Testing
     }
 
     @Test func batchedAndContinuousEqualOneAtATimeForEveryPolicy() throws {
-        let (model, data, dir) = try Self.trainedTinyModel()
+        let (model, data, dir) = try TestModels.trainedClassifier()
         defer { try? FileManager.default.removeItem(at: dir) }
         let runner = try EarlyExitRunner(model: model)
         let full = try runner.run(data, policy: .full, batchSize: 1)
@@ -56,7 +44,7 @@ import Testing
     }
 
     @Test func budgetAtTheLastLayerIsTheFullModel() throws {
-        let (model, data, dir) = try Self.trainedTinyModel()
+        let (model, data, dir) = try TestModels.trainedClassifier()
         defer { try? FileManager.default.removeItem(at: dir) }
         let run = try EarlyExitRunner(model: model).run(data, policy: .budget(layer: 4), batchSize: 7)
         let logits = try model.allExitLogits(ExampleBatch(data))
@@ -115,7 +103,7 @@ import Testing
         let error = #expect(throws: OfframpError.self) { try MultiExitModel.load(directory: TestSupport.cached("models/minilm-l6")) }
         #expect(error?.message.contains("not a multi-exit model") == true)
         // An empty input.
-        let (model, _, dir) = try Self.trainedTinyModel()
+        let (model, _, dir) = try TestModels.trainedClassifier()
         defer { try? FileManager.default.removeItem(at: dir) }
         let empty = EncodedExample(ids: [], typeIds: [], queryPositions: [0], labels: [0])
         #expect(throws: OfframpError("input 1 is empty")) { try EarlyExitRunner(model: model).run([empty], policy: .full) }

@@ -39,7 +39,7 @@ import Testing
 /// The per-exit F1 of a labeling model agrees with scoring its own predictions.
 @Suite struct ExitEntityF1Tests {
     @Test func exitF1IsTheScoreOfTheExitPredictions() throws {
-        let dir = try TrainingGradientTests.tinyPretrained()
+        let dir = try TestModels.tinyPretrained()
         defer { try? FileManager.default.removeItem(at: dir) }
         let labels = ["O", "B-X", "I-X"]
         let model = try MultiExitModel.create(pretrained: dir, settings: ExitSettings(task: .label, labels: labels, exits: [1, 2]), seed: 9)
@@ -48,7 +48,8 @@ import Testing
             return EncodedExample(ids: ids, typeIds: ids.map { _ in 0 }, queryPositions: [1, 2, 3, 4, 5],
                                   labels: [0, 1, 2, 0, 1].map { Int32(($0 + i) % 3) })
         }
-        let f1 = try #require(try model.exitEntityF1(examples))
+        let scores = try model.exitScores(examples)
+        let f1 = try #require(scores.entityF1)
         let predicted = try model.exitPredictions(examples)
         let gold = examples.map { $0.labels.map { labels[Int($0)] } }
         for e in 0..<2 {
@@ -56,6 +57,6 @@ import Testing
             #expect(f1[e] == want)
             #expect(want.gold == 12)  // the six rotated tag rows hold 12 entities (counted by conlleval rules)
         }
-        #expect(try model.exitAccuracies(examples).count == 2)
+        #expect(scores.accuracy.count == 2)
     }
 }

@@ -550,40 +550,6 @@ import Testing
         #expect(dZero.array.allSatisfy { abs($0) < 1e-6 })
     }
 
-    @Test func meanSquaredError() {
-        let count = 19, scale: Float = 0.5
-        var x = Self.random(count, seed: 121)
-        let target = Self.random(count, seed: 122)
-        let xb = FloatBuffer(x), tb = FloatBuffer(target), prior = Self.prior(count, seed: 123)
-        let dx = FloatBuffer(prior)
-        let value = Offramp.meanSquaredError(prediction: xb.pointer, target: tb.pointer, count: count, dPrediction: dx.pointer, scale: scale)
-        func reference(_ x: [Float]) -> Double {
-            (0..<count).reduce(0.0) { $0 + pow(Double(x[$1]) - Double(target[$1]), 2) } / Double(count) * Double(scale)
-        }
-        #expect(abs(value - reference(x)) <= 1e-12)
-        checkGradient("mse", parameters: &x, analytic: Self.delta(dx, prior), tolerance: 1e-4) { reference($0) }
-    }
-
-    @Test func softmaxBackwardMatchesFD() {
-        let rows = 3, cols = 10
-        var x = Self.random(rows * cols, seed: 131, scale: 2)
-        let dOutValues = Self.random(rows * cols, seed: 132)
-        let p = FloatBuffer(count: rows * cols), xb = FloatBuffer(x)
-        softmaxRows(out: p.pointer, logits: xb.pointer, rows: rows, classes: cols)
-        let prior = Self.prior(rows * cols, seed: 133)
-        let dx = FloatBuffer(prior), dOut = FloatBuffer(dOutValues)
-        softmaxBackward(dInp: dx.pointer, dOut: dOut.pointer, probabilities: p.pointer, rows: rows, cols: cols)
-        checkGradient("softmax", parameters: &x, analytic: Self.delta(dx, prior), tolerance: 1e-4) { x in
-            var total = 0.0
-            for r in 0..<rows {
-                let row = (0..<cols).map { Double(x[r * cols + $0]) }
-                let m = row.max()!, e = row.map { Foundation.exp($0 - m) }, s = e.reduce(0, +)
-                for c in 0..<cols { total += Double(dOutValues[r * cols + c]) * e[c] / s }
-            }
-            return total
-        }
-    }
-
     // MARK: embeddings, pooling, gather/scatter
 
     @Test func embeddingWithRepeatedIds() {

@@ -7,10 +7,10 @@ import Testing
 /// through the soft and the hard extract; elimination and early exit combine.
 @Suite struct PowerBertTests {
     static func model(layers: Int = 3, pooling: HeadPooling = .mean) throws -> (MultiExitModel, URL) {
-        let dir = try TrainingGradientTests.tinyPretrained(layers: layers)
+        let dir = try TestModels.tinyPretrained(layers: layers)
         let model = try MultiExitModel.create(pretrained: dir, settings: ExitSettings(
             task: .classify, labels: ["a", "b", "c"], head: .linear, pooling: pooling, exits: Array(1...layers)), seed: 3)
-        TrainingGradientTests.enlargeHeadWeights(model)
+        TestModels.enlargeHeadWeights(model)
         return (model, dir)
     }
 
@@ -196,7 +196,7 @@ import Testing
             var rng = SeededRandom(seed: 5)
             for i in rp.values.indices { rp.values[i] = 0.3 + 0.7 * Float(rng.next() % 1000) / 1000 }
         }
-        try TrainingGradientTests.checkModelGradient(hard ? "hard extract" : "soft extract", model: model, trainer: trainer, perEntry: 3) {
+        try checkModelGradient(hard ? "hard extract" : "soft extract", model: model, trainer: trainer, perEntry: 3) {
             try trainer.lossAndGradients(batch, stage: .joint, pass: .deterministic())
         }
         guard let rp = trainer.retentionParameters else { return }

@@ -71,7 +71,7 @@ import Testing
     /// The tiny trained classifier of the early-exit tests, served.
     static func withTinyClassifier(limits: ServerLimits = ServerLimits(),
                                    _ body: (InferenceServer, Int) async throws -> Void) async throws {
-        let (model, _, dir) = try EarlyExitTests.trainedTinyModel()
+        let (model, _, dir) = try TestModels.trainedClassifier()
         defer { try? FileManager.default.removeItem(at: dir) }
         try await withServer(model, limits: limits, body)
     }
@@ -82,7 +82,7 @@ import Testing
     /// (AdaptiveClassifier, one call per policy), with 12 clients at once
     /// sending mixed policies, so requests share cohorts and join mid-flight.
     @Test func classifyUnderConcurrentLoadEqualsTheLibrary() async throws {
-        let (model, _, dir) = try EarlyExitTests.trainedTinyModel()
+        let (model, _, dir) = try TestModels.trainedClassifier()
         defer { try? FileManager.default.removeItem(at: dir) }
         let classifier = try AdaptiveClassifier(model: model)
         let policies: [(String, ExitPolicy)] = [
@@ -130,7 +130,7 @@ import Testing
 
     /// /v1/label answers each word as AdaptiveTagger does under TOKEE.
     @Test func labelEqualsTheLibrary() async throws {
-        let (model, _, dir) = try TokenExitTests.trainedTagger()
+        let (model, _, dir) = try TestModels.trainedTagger()
         defer { try? FileManager.default.removeItem(at: dir) }
         let tagger = try AdaptiveTagger(model: model)
         let sentences = Array(Self.texts.prefix(8))
@@ -293,7 +293,7 @@ import Testing
     /// served for the grace period, requests in flight are answered, the
     /// port then closes.
     @Test func shutdownDrainsRequestsInFlight() async throws {
-        let (model, _, dir) = try EarlyExitTests.trainedTinyModel()
+        let (model, _, dir) = try TestModels.trainedClassifier()
         defer { try? FileManager.default.removeItem(at: dir) }
         var limits = ServerLimits()
         limits.drainGrace = 1
@@ -318,7 +318,7 @@ import Testing
     }
 
     @Test func aTakenPortIsAnErrorNotAHang() async throws {
-        let (model, _, dir) = try EarlyExitTests.trainedTinyModel()
+        let (model, _, dir) = try TestModels.trainedClassifier()
         defer { try? FileManager.default.removeItem(at: dir) }
         let first = try await InferenceServer(model: model).start()
         await #expect(throws: (any Error).self) { _ = try await InferenceServer(model: model).start(port: first.port) }

@@ -7,42 +7,6 @@ import Testing
 /// batched equals one at a time, and TOKEE fine-tuning trains through
 /// halted states.
 @Suite struct TokenExitTests {
-    static let tags = ["A", "B", "C"]
-
-    /// Sentences of words of one or two pieces; a word's tag follows its
-    /// first piece's id, with a context-dependent twist so exits disagree.
-    static func sentences(count: Int = 30, seed: UInt64 = 1) -> [EncodedExample] {
-        var rng = SeededRandom(seed: seed)
-        return (0..<count).map { _ in
-            var ids: [Int32] = [2], positions: [Int] = [], labels: [Int32] = [], rowWords: [Int32] = [-1]
-            let words = 3 + Int(rng.next() % 6)
-            var previous: Int32 = 0
-            for w in 0..<words {
-                let first = Int32(5 + rng.next() % 35)
-                positions.append(ids.count)
-                ids.append(first); rowWords.append(Int32(w))
-                labels.append(Int32((Int(first) + (previous % 4 == 0 ? 1 : 0)) % 3))
-                if rng.next() % 3 == 0 { ids.append(Int32(5 + rng.next() % 35)); rowWords.append(Int32(w)) }
-                previous = first
-            }
-            ids.append(3); rowWords.append(-1)
-            return EncodedExample(ids: ids, typeIds: ids.map { _ in 0 }, queryPositions: positions, labels: labels, rowWords: rowWords)
-        }
-    }
-
-    /// A 4-layer labeling model, briefly trained jointly so its exits differ.
-    static func trainedTagger(head: HeadKind = .linear) throws -> (MultiExitModel, [EncodedExample], URL) {
-        let dir = try TrainingGradientTests.tinyPretrained(layers: 4)
-        var settings = ExitSettings(task: .label, labels: tags, head: head, exits: [1, 2, 3, 4])
-        settings.fastbertWidth = 8
-        let model = try MultiExitModel.create(pretrained: dir, settings: settings, seed: 3)
-        var o = TrainingOptions()
-        o.epochs = 4; o.batchSize = 6; o.learningRate = 3e-3; o.showProgress = false
-        let data = sentences()
-        try Trainer(model: model, options: o).run(train: data, dev: [], out: dir.appendingPathComponent("trained"), log: { _ in })
-        return (model, data, dir)
-    }
-
     static func softmax(_ z: ArraySlice<Float>) -> [Float] {
         let m = z.max()!
         let e = z.map { exp($0 - m) }
@@ -58,7 +22,7 @@ import Testing
     /// runs on every row, then rows of words halted below that layer get
     /// their old state back. Returns each exit's distributions for every word.
     static func naiveExits(_ model: MultiExitModel, _ e: EncodedExample, wordLayers: [Int]) -> [[[Float]]] {
-        let h = model.config.hiddenSize, n = e.ids.count, classes = tags.count
+        let h = model.config.hiddenSize, n = e.ids.count, classes = TestModels.tags.count
         let batch = PackedBatch(ids: [e.ids], typeIds: [e.typeIds])
         let x = FloatBuffer(count: n * h)
         model.encoder.embed(batch, into: x.pointer)
@@ -96,7 +60,7 @@ import Testing
     }
 
     @Test func tokeeAtZeroThresholdIsTheFullModel() throws {
-        let (model, data, dir) = try Self.trainedTagger()
+        let (model, data, dir) = try TestModels.trainedTagger()
         defer { try? FileManager.default.removeItem(at: dir) }
         let run = try EarlyExitRunner(model: model).run(data, policy: .tokee(window: 1, tau: 0, .entropy), batchSize: 7)
         let logits = try model.allExitLogits(ExampleBatch(data))
@@ -117,7 +81,7 @@ import Testing
     /// halts at the first layer whose window of (current-layer) uncertainties is below tau.
     @Test(arguments: [HeadKind.linear, .fastbert])
     func tokeeEqualsNaiveHaltAndCopy(head: HeadKind) throws {
-        let (model, data, dir) = try Self.trainedTagger(head: head)
+        let (model, data, dir) = try TestModels.trainedTagger(head: head)
         defer { try? FileManager.default.removeItem(at: dir) }
         let runner = try EarlyExitRunner(model: model)
         var sawEarly = false, sawMixed = false
@@ -146,7 +110,7 @@ import Testing
     }
 
     @Test func batchedAndContinuousEqualOneAtATime() throws {
-        let (model, data, dir) = try Self.trainedTagger()
+        let (model, data, dir) = try TestModels.trainedTagger()
         defer { try? FileManager.default.removeItem(at: dir) }
         let runner = try EarlyExitRunner(model: model)
         let taus = try Self.thresholds(model, data)
@@ -167,7 +131,7 @@ import Testing
     }
 
     @Test func senteeExitsWholeSentencesAndBudgetFixesTheLayer() throws {
-        let (model, data, dir) = try Self.trainedTagger()
+        let (model, data, dir) = try TestModels.trainedTagger()
         defer { try? FileManager.default.removeItem(at: dir) }
         let runner = try EarlyExitRunner(model: model)
         let tau = try Self.thresholds(model, data)[2]
@@ -186,7 +150,7 @@ import Testing
     /// Halted rows save the dense work of queries and feed-forward: FLOPs
     /// fall as words halt, and match a hand count for one case.
     @Test func flopsCountOnlyTheQueries() throws {
-        let (model, _, dir) = try Self.trainedTagger()
+        let (model, _, dir) = try TestModels.trainedTagger()
         defer { try? FileManager.default.removeItem(at: dir) }
         let c = model.config
         let h = Double(c.hiddenSize), i = Double(c.intermediateSize)
@@ -197,7 +161,7 @@ import Testing
     }
 
     @Test func policiesMustSuitTheTask() throws {
-        let (model, data, dir) = try Self.trainedTagger()
+        let (model, data, dir) = try TestModels.trainedTagger()
         defer { try? FileManager.default.removeItem(at: dir) }
         let error = #expect(throws: OfframpError.self) { try EarlyExitRunner(model: model).run(data, policy: .entropy(0.2)) }
         #expect(error?.message.contains("labels words") == true)
@@ -211,7 +175,7 @@ import Testing
     /// The training forward with halting layers computes what the naive
     /// reference does: every row through every layer, halted rows restored.
     @Test func trainingForwardWithHaltingLayersEqualsNaive() throws {
-        let (model, data, dir) = try Self.trainedTagger()
+        let (model, data, dir) = try TestModels.trainedTagger()
         defer { try? FileManager.default.removeItem(at: dir) }
         let examples = Array(data.prefix(5))
         let batch = ExampleBatch(examples)
@@ -240,19 +204,19 @@ import Testing
     /// central finite differences, for both head kinds.
     @Test(arguments: [HeadKind.linear, .fastbert])
     func tokeeGradientMatchesFiniteDifferences(head: HeadKind) throws {
-        let dir = try TrainingGradientTests.tinyPretrained(layers: 3)
+        let dir = try TestModels.tinyPretrained(layers: 3)
         defer { try? FileManager.default.removeItem(at: dir) }
-        var settings = ExitSettings(task: .label, labels: Self.tags, head: head, exits: [1, 2, 3])
+        var settings = ExitSettings(task: .label, labels: TestModels.tags, head: head, exits: [1, 2, 3])
         settings.fastbertWidth = 8
         let model = try MultiExitModel.create(pretrained: dir, settings: settings, seed: 3)
-        TrainingGradientTests.enlargeHeadWeights(model)
-        let examples = Array(Self.sentences(count: 3, seed: 4))
+        TestModels.enlargeHeadWeights(model)
+        let examples = Array(TestModels.taggedSentences(count: 3, seed: 4))
         let batch = ExampleBatch(examples)
         var halting: [Int] = []
         for e in examples { halting += e.rowWords.map { $0 >= 0 ? 1 + Int($0) % 3 : 3 } }
         #expect(halting.contains(1) && halting.contains(2), "some rows halt early")
         let trainer = Trainer(model: model, options: TrainingOptions())
-        try TrainingGradientTests.checkModelGradient("tokee \(head.rawValue)", model: model, trainer: trainer, perEntry: 4) {
+        try checkModelGradient("tokee \(head.rawValue)", model: model, trainer: trainer, perEntry: 4) {
             try trainer.lossAndGradients(batch, stage: .tokee, pass: .deterministic(), haltingLayers: halting)
         }
     }
@@ -261,7 +225,7 @@ import Testing
     /// and resume bit for bit (their halting draws depend on the step only).
     @Test(arguments: [TrainingMode.tokeeRandom, .tokeeSelf])
     func tokeeFineTuningTrainsAndResumes(mode: TrainingMode) throws {
-        let (_, data, dir) = try Self.trainedTagger()
+        let (_, data, dir) = try TestModels.trainedTagger()
         defer { try? FileManager.default.removeItem(at: dir) }
         let joint = dir.appendingPathComponent("trained")
         var o = TrainingOptions()
@@ -279,9 +243,9 @@ import Testing
     }
 
     @Test func taggerMapsWordsAndMarksTruncatedOnes() throws {
-        let dir = try TrainingGradientTests.tinyPretrained(layers: 2)
+        let dir = try TestModels.tinyPretrained(layers: 2)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let model = try MultiExitModel.create(pretrained: dir, settings: ExitSettings(task: .label, labels: Self.tags, exits: [1, 2]), seed: 1)
+        let model = try MultiExitModel.create(pretrained: dir, settings: ExitSettings(task: .label, labels: TestModels.tags, exits: [1, 2]), seed: 1)
         let tagger = try AdaptiveTagger(model: model)
         tagger.maxLength = 6
         let out = try tagger.tag([["w1", "w2"], ["w3", "w4", "w5", "w6", "w7", "w8"]], policy: .tokee(window: 1, tau: 0.5, .entropy))

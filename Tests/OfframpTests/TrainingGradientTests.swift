@@ -6,54 +6,6 @@ import Testing
 /// both tasks, under each training stage's loss, against central finite
 /// differences of that loss.
 @Suite struct TrainingGradientTests {
-    static let vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (0..<35).map { "w\($0)" }
-
-    /// A tiny pretrained-looking directory: random 2-layer BERT + vocab.
-    static func tinyPretrained(layers: Int = 2) throws -> URL {
-        let dir = try TestSupport.temporaryDirectory()
-        var c = BertConfig()
-        c.vocabSize = vocabulary.count; c.hiddenSize = 16; c.numHiddenLayers = layers; c.numAttentionHeads = 2
-        c.intermediateSize = 24; c.maxPositionEmbeddings = 16
-        c.initializerRange = 0.2  // larger weights: gradients well above Float noise
-        let encoder = try BertEncoder(randomWeights: c, seed: 7)
-        var w = SafeTensorsWriter()
-        for e in encoder.parameters.entries {
-            try w.add(e.name, shape: e.shape, floats: Array(UnsafeBufferPointer(start: encoder.parameters[e.name], count: e.count)))
-        }
-        try w.write(to: dir.appendingPathComponent("model.safetensors"))
-        try c.save(to: dir.appendingPathComponent("config.json"))
-        try (vocabulary.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("vocab.txt"), atomically: true, encoding: .utf8)
-        return dir
-    }
-
-    /// Larger head weights, so every path carries a gradient well above Float noise.
-    static func enlargeHeadWeights(_ model: MultiExitModel) {
-        var rng = SeededRandom(seed: 11)
-        for e in model.store.entries where e.name.hasPrefix("exits.") {
-            let p = model.store[e.name]
-            for i in 0..<e.count { p[i] = rng.nextNormal() * 0.3 }
-        }
-    }
-
-    /// Runs `loss` (which leaves its gradient in `trainer.grads`), then checks
-    /// that gradient by central differences on `perEntry` elements of every
-    /// entry but the pooler, restoring the store after each evaluation.
-    static func checkModelGradient(_ name: String, model: MultiExitModel, trainer: Trainer, perEntry: Int,
-                                   loss: @escaping () throws -> Double) throws {
-        _ = try loss()
-        let analytic = trainer.grads.storage.array
-        var params = model.store.storage.array
-        var indices: [Int] = []
-        for e in model.store.entries where !e.name.hasPrefix("pooler.") {
-            for k in 0..<min(e.count, perEntry) { indices.append(e.offset + (k * 7919) % e.count) }
-        }
-        let storage = model.store.storage.pointer, count = params.count
-        checkGradient(name, parameters: &params, analytic: analytic, h: 1e-2, tolerance: 2e-2, absoluteFloor: 1e-3, indices: indices) { p in
-            p.withUnsafeBufferPointer { storage.update(from: $0.baseAddress!, count: count) }
-            return (try? loss()) ?? .nan
-        }
-    }
-
     static func batch(task: ExitTask) -> ExampleBatch {
         // Three sequences of lengths 6, 4, 7: [CLS] ... [SEP].
         let seqs: [[Int32]] = [[2, 7, 9, 11, 5, 3], [2, 20, 8, 3], [2, 33, 12, 12, 6, 30, 3]]
@@ -82,12 +34,12 @@ import Testing
 
     @Test(arguments: cases, TrainingStage.allCases)
     func wholeModelGradientMatchesFiniteDifferences(_ c: Case, stage: TrainingStage) throws {
-        let dir = try Self.tinyPretrained()
+        let dir = try TestModels.tinyPretrained()
         defer { try? FileManager.default.removeItem(at: dir) }
         var settings = ExitSettings(task: c.task, labels: ["a", "b", "c"], head: c.head, pooling: c.pooling, exits: [1, 2])
         settings.fastbertWidth = 8
         let model = try MultiExitModel.create(pretrained: dir, settings: settings, seed: 3)
-        Self.enlargeHeadWeights(model)
+        TestModels.enlargeHeadWeights(model)
         let trainer = Trainer(model: model, options: TrainingOptions())
         let batch = Self.batch(task: c.task)
         _ = try trainer.lossAndGradients(batch, stage: stage, pass: .deterministic())

@@ -5,16 +5,6 @@ import Testing
 /// The training loop on a tiny model: it learns, it is reproducible, and a
 /// run killed mid-epoch and resumed ends exactly where an uninterrupted run does.
 @Suite struct TrainingLoopTests {
-    /// 24 sequences whose label is decided by a token: learnable in a few epochs.
-    static func examples() -> [EncodedExample] {
-        (0..<24).map { i in
-            let label = Int32(i % 2)
-            let marker: Int32 = label == 0 ? 10 : 20
-            let ids: [Int32] = [2] + (0..<(3 + i % 4)).map { Int32(5 + ($0 * 7 + i) % 30) } + [marker, 3]
-            return EncodedExample(ids: ids, typeIds: ids.map { _ in 0 }, queryPositions: [0], labels: [label])
-        }
-    }
-
     static func model(_ dir: URL, head: HeadKind = .linear) throws -> MultiExitModel {
         try MultiExitModel.create(pretrained: dir, settings: ExitSettings(task: .classify, labels: ["neg", "pos"], head: head,
                                                                           pooling: .mean, exits: [1, 2]), seed: 3)
@@ -27,10 +17,10 @@ import Testing
     }
 
     @Test func sameSeedSameLossCurveAndResumeMatchesUninterrupted() throws {
-        let pretrained = try TrainingGradientTests.tinyPretrained()
+        let pretrained = try TestModels.tinyPretrained()
         let work = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: pretrained); try? FileManager.default.removeItem(at: work) }
-        let data = Self.examples()
+        let data = TestModels.classificationExamples()
 
         let a = Trainer(model: try Self.model(pretrained), options: Self.options())
         try a.run(train: data, dev: [], out: work.appendingPathComponent("a"), log: { _ in })
@@ -58,10 +48,10 @@ import Testing
 
     @Test(arguments: [HeadKind.linear, .fastbert])
     func jointTrainingLearnsEveryExit(head: HeadKind) throws {
-        let pretrained = try TrainingGradientTests.tinyPretrained()
+        let pretrained = try TestModels.tinyPretrained()
         let work = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: pretrained); try? FileManager.default.removeItem(at: work) }
-        let data = Self.examples()
+        let data = TestModels.classificationExamples()
         let trainer = Trainer(model: try Self.model(pretrained, head: head), options: Self.options(epochs: 25, lr: 5e-3))
         try trainer.run(train: data, dev: data, out: work.appendingPathComponent("m"), log: { _ in })
         #expect(trainer.reports.last!.meanLoss < trainer.reports.first!.meanLoss * 0.5, "\(trainer.reports.map(\.meanLoss))")
@@ -69,15 +59,15 @@ import Testing
     }
 
     @Test func resumeWithAnotherModeIsRefused() throws {
-        let pretrained = try TrainingGradientTests.tinyPretrained()
+        let pretrained = try TestModels.tinyPretrained()
         let work = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: pretrained); try? FileManager.default.removeItem(at: work) }
         var o = Self.options(epochs: 1)
         let out = work.appendingPathComponent("m")
-        try Trainer(model: try Self.model(pretrained), options: o).run(train: Self.examples(), dev: [], out: out, log: { _ in })
+        try Trainer(model: try Self.model(pretrained), options: o).run(train: TestModels.classificationExamples(), dev: [], out: out, log: { _ in })
         o.mode = .finetune
         let t = Trainer(model: try MultiExitModel.load(directory: out), options: o)
-        let error = #expect(throws: OfframpError.self) { try t.run(train: Self.examples(), dev: [], out: out, resume: true, log: { _ in }) }
+        let error = #expect(throws: OfframpError.self) { try t.run(train: TestModels.classificationExamples(), dev: [], out: out, resume: true, log: { _ in }) }
         #expect(error?.message.contains("--mode joint") == true)
     }
 }

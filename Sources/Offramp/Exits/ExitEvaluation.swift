@@ -60,19 +60,6 @@ extension MultiExitModel {
         return (accuracies(predicted, examples), entityCounts(predicted, examples))
     }
 
-    /// Accuracy of every exit on labeled examples (label -1 rows are skipped),
-    /// one value per exit, in [0, 1]: per input for classification, per word
-    /// for labeling.
-    public func exitAccuracies(_ examples: [EncodedExample], batchSize: Int = 32) throws -> [Double] {
-        accuracies(try exitPredictions(examples, batchSize: batchSize), examples)
-    }
-
-    /// Entity-level F1 (strict, conlleval) of every exit, for BIO label sets; nil otherwise.
-    public func exitEntityF1(_ examples: [EncodedExample], batchSize: Int = 32) throws -> [EntityCounts]? {
-        guard settings.task == .label, EntityF1.isBIO(labels) else { return nil }
-        return entityCounts(try exitPredictions(examples, batchSize: batchSize), examples)
-    }
-
     private func accuracies(_ predictions: [[[Int]]], _ examples: [EncodedExample]) -> [Double] {
         predictions.map { predicted in
             var correct = 0, total = 0

@@ -1,6 +1,6 @@
 import Foundation
 
-// MARK: - Losses: softmax cross-entropy, KL divergence, mean squared error
+// MARK: - Losses: softmax cross-entropy, KL divergence
 //
 // Each returns its value (in Double, summed over rows in a fixed order) and,
 // given a gradient pointer, ACCUMULATES the gradient of that returned value.
@@ -51,20 +51,6 @@ public func softmaxRows(
                 o.update(from: x, count: classes)
             }
             softmaxInPlace(o, count: classes)
-        }
-    }
-}
-
-/// dInp (rows, cols) += softmax's backward for out = softmax(inp) given the
-/// saved probabilities: dInp = P ⊙ (dOut − rowsum(dOut ⊙ P)).
-public func softmaxBackward(
-    dInp: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, probabilities: UnsafePointer<Float>, rows: Int, cols: Int
-) {
-    parallelChunks(rows, minimumChunk: 16) { range in
-        for r in range {
-            let g = dOut + r * cols, p = probabilities + r * cols, di = dInp + r * cols
-            let total = dot(g, p, count: cols)
-            for c in 0..<cols { di[c] += (g[c] - total) * p[c] }
         }
     }
 }
@@ -193,24 +179,4 @@ public func klDivergence(
     var total: Double = 0
     for r in 0..<rows { total += perRow[r] }
     return total * Double(scale) / Double(rows)
-}
-
-/// scale · mean((prediction − target)²) over count elements; with
-/// `dPrediction`, accumulates 2 · scale / count · (prediction − target).
-/// For hidden-state or embedding distillation.
-@discardableResult
-public func meanSquaredError(
-    prediction: UnsafePointer<Float>, target: UnsafePointer<Float>, count: Int,
-    dPrediction: UnsafeMutablePointer<Float>?, scale: Float = 1
-) -> Double {
-    if count <= 0 { return 0 }
-    var total: Double = 0
-    for i in 0..<count { let e = Double(prediction[i]) - Double(target[i]); total += e * e }
-    if let dPrediction {
-        let g = 2 * scale / Float(count)
-        parallelChunks(count, minimumChunk: 16384) { range in
-            for i in range { dPrediction[i] += g * (prediction[i] - target[i]) }
-        }
-    }
-    return total * Double(scale) / Double(count)
 }

@@ -22,16 +22,3 @@ public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
     while i + 8 <= count { store8(load8(x + i) * inv, x + i); i += 8 }
     while i < count { x[i] *= inv[0]; i += 1 }
 }
-
-/// Row-wise softmax of x (rows, cols) with an optional additive mask per column
-/// (mask[c] = 0 keeps, a large negative value or -inf removes): the form HF
-/// applies to padded batches.
-public func maskedSoftmax(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, additiveMask: UnsafePointer<Float>? = nil) {
-    parallelChunks(rows, minimumChunk: 64) { range in
-        for r in range {
-            let row = x + r * cols
-            if let additiveMask { vectorAdd(row, additiveMask, count: cols) }
-            softmaxInPlace(row, count: cols)
-        }
-    }
-}
