@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Issue 5's real-data runs: SENTEE and TOKEE on WSJ POS and WNUT-16 NER with
-# MiniLM-L6, after joint training and after TOKEE fine-tuning.
+# Measures token-level exit on real data: accuracy (WSJ POS) and entity F1
+# (WNUT-16 NER) against FLOPs and wall-clock speed-up for SENTEE and TOKEE
+# with MiniLM-L6, after joint training and after TOKEE fine-tuning
+# (docs/results.md#token-level-exit).
 #
 # For each corpus: joint training (10 epochs, lr 5e-5, heads 5e-4); then,
 # from that model, 5 more epochs at lr 1e-5 (heads 1e-4) in three ways:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Issue 6's real-data runs: PoWER-BERT on MR with MiniLM-L6, alone and with
-# early exit.
+# Measures PoWER-BERT word-vector elimination on MR with MiniLM-L6, alone and
+# with early exit: the configuration found per λ, accuracy, FLOPs and
+# wall-clock speed-up (docs/results.md#power-bert).
 #
 # Base: the main job's model (joint, mean-pooled linear exits, 3 epochs).
 # For each λ: configuration search (soft extract, 2 epochs, r at lr 3e-3),

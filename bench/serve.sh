@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Issue 8's load test: `offramp serve` on loopback under 1, 8 and 64
-# concurrent clients (closed loop: each sends its next request when the last
-# is answered), one MR test sentence per request, early exit off (full
-# depth) and on (the policy `offramp calibrate` picked on dev: the fastest
-# within 1 point of full depth). The server and the load generator share the
-# machine's 2 cores, as they would on a small host.
+# Measures `offramp serve` under load: requests/s, texts/s, latency
+# percentiles, mean exit layer and errors (docs/results.md#serving-under-load),
+# on loopback under 1, 8 and 64 concurrent clients (closed loop: each sends
+# its next request when the last is answered), one MR test sentence per
+# request, early exit off (full depth) and on (the policy `offramp calibrate`
+# picked on dev: the fastest within 1 point of full depth). The server and
+# the load generator share the machine's 2 cores, as they would on a small
+# host.
 #   OUT       where results go (default: runs/serve)
 #   DURATION  seconds per measurement (default 10, after 1 s of warm-up)
 #   PORT      (default 18080)

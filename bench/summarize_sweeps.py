@@ -4,7 +4,7 @@
 Files are named <corpus>-<model>-<set>.jsonl. For each corpus and set it prints
 (1) the best score each model reaches at a FLOPs speed-up of at least 1.5x,
 2x, 2.5x and 3x, per policy family (SENTEE; TOKEE over all windows), and
-(2) the issue's target check: the fastest TOKEE setting (by FLOPs) that loses
+(2) the target check: the fastest TOKEE setting (by FLOPs) that loses
 at most 0.5 points of accuracy (POS) or 1.0 point of F1 (BIO tags) against
 the same model at full depth, with its wall-clock speed-up.
 Scores are F1 for BIO tag sets, else accuracy, in percent."""

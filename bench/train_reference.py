@@ -2,8 +2,8 @@
 """Reference training of a multi-exit BERT in PyTorch + HF transformers.
 
 Offramp's Swift training is compared against this script, for accuracy and for
-training throughput. It implements ../shared/METHODS.md sections 1 and 4 for
-sequence classification:
+training throughput. It implements docs/methods.md#multi-exit (exit heads)
+and docs/methods.md#training (training modes) for sequence classification:
 
   backbone  HF BertModel (fp32, dropout as in config.json), hidden_states[l] of
             every layer l = 1..L go to an exit head f_l (L = num_hidden_layers)
