@@ -2,7 +2,7 @@ import Foundation
 import Offramp
 import Testing
 
-/// Early exit: policies decide as METHODS says, and batched or continuous
+/// Early exit: policies decide as docs/methods.md#exit-policies says, and batched or continuous
 /// runs give every input exactly what running it alone gives.
 @Suite struct EarlyExitTests {
     /// Policies whose thresholds sit inside the observed uncertainties, so

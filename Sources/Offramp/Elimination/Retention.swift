@@ -1,6 +1,6 @@
 import Foundation
 
-// MARK: - PoWER-BERT retention configurations (METHODS section 5)
+// MARK: - PoWER-BERT retention configurations (docs/methods.md#power-bert)
 
 /// A retention configuration: after layer j's self-attention, each sequence
 /// keeps at most lengths[j] word-vectors ([CLS] always among them).

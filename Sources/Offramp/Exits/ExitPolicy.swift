@@ -1,6 +1,6 @@
 import Foundation
 
-// MARK: - Exit policies (METHODS sections 2 and 3)
+// MARK: - Exit policies (docs/methods.md#uncertainty, #exit-policies)
 
 /// When an input leaves the encoder.
 public enum ExitPolicy: Sendable, Equatable, CustomStringConvertible {
@@ -152,7 +152,7 @@ extension ExitPolicy {
     }
 }
 
-/// How SENTEE and TOKEE measure a word's uncertainty at an exit (METHODS section 2).
+/// How SENTEE and TOKEE measure a word's uncertainty at an exit (docs/methods.md#uncertainty).
 public enum TokenCriterion: String, Sendable, Equatable {
     /// Normalized entropy u; a word is sure when u < tau.
     case entropy

@@ -10,7 +10,7 @@ public enum ExitTask: String, Codable, Sendable, CaseIterable {
     case label
 }
 
-/// The classifier after each layer (METHODS section 1).
+/// The classifier after each layer (docs/methods.md#exit-heads).
 public enum HeadKind: String, Codable, Sendable, CaseIterable {
     /// DeeBERT/PABEE: pooler dense+tanh, dropout, linear (token task: dropout, linear).
     case linear

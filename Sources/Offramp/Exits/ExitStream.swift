@@ -184,7 +184,7 @@ public final class ExitStream {
 
     /// Every word's first piece, where the exit predicts. Halted words are
     /// scored too (on their copied state): TOKEE's window reads u_l(j) of
-    /// every neighbour j at the current layer l, as METHODS and the reference
+    /// every neighbour j at the current layer l, as docs/methods.md#tokee and the reference
     /// code define it.
     private func allWords(_ c: Cohort, starts: [Int]) -> HeadInput {
         var rows: [Int] = [], counts: [Int] = []

@@ -1,6 +1,6 @@
 import Foundation
 
-// MARK: - Training modes (METHODS section 4)
+// MARK: - Training modes (docs/methods.md#training)
 
 public enum TrainingMode: String, Sendable, CaseIterable {
     /// Backbone + final head, CE on gold labels.
@@ -81,7 +81,7 @@ public struct TrainingOptions: Sendable {
     public init() {}
 }
 
-/// PoWER-BERT's training steps 2 and 3 (METHODS section 5).
+/// PoWER-BERT's training steps 2 and 3 (docs/methods.md#power-training).
 public enum WordVectorTraining: Sendable {
     /// Soft extract layers; the loss adds λ Σ_j j·mass(r_j); r learns at its
     /// own rate. `length` is the longest input (the size of each r_j).
