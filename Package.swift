@@ -10,7 +10,9 @@ let package = Package(
     products: [
         .library(name: "Offramp", targets: ["Offramp"]),
         .library(name: "OfframpServer", targets: ["OfframpServer"]),
-        .executable(name: "offramp", targets: ["offramp"]),
+        // The command is `offramp`; its target is OfframpCLI so that its folder
+        // does not collide with Sources/Offramp on case-insensitive file systems.
+        .executable(name: "offramp", targets: ["OfframpCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -44,7 +46,7 @@ let package = Package(
             ]
         ),
         .executableTarget(
-            name: "offramp",
+            name: "OfframpCLI",
             dependencies: [
                 "Offramp",
                 "OfframpServer",
