@@ -3,6 +3,8 @@ import Foundation
 import Offramp
 import OfframpServer
 
+// MARK: - offramp loadtest
+
 struct LoadTestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loadtest",

@@ -1,0 +1,16 @@
+import Offramp
+
+// MARK: - Comma-separated option values
+
+/// Comma-separated numbers of an option, each checked.
+func parseList<T: LosslessStringConvertible>(_ text: String, option: String, valid: (T) -> Bool, range: String) throws -> [T] {
+    try text.split(separator: ",").map { s -> T in
+        guard let v = T(String(s)), valid(v) else { throw OfframpError("\(option): \"\(s)\" is not \(range)") }
+        return v
+    }
+}
+
+/// The policies swept when none are named: the sequence-level ones for classification, SENTEE and TOKEE for labeling.
+func defaultSweepPolicies(_ m: MultiExitModel) -> String {
+    m.settings.task == .classify ? "entropy,confidence,patience" : "sentee,tokee"
+}
