@@ -13,7 +13,7 @@ struct CalibrateCommand: ParsableCommand {
     @Option var dev: String
     @Option var test: String?
     @Option(help: "Largest drop allowed, in points (of accuracy; of entity F1 for BIO tags).") var maxDrop: Double = 1.0
-    @Option(help: "Policies to try (default: entropy,confidence,patience; labeling: sentee,tokee).") var policies: String?
+    @Option(help: ArgumentHelp("Policies to try (\(defaultSweepPoliciesHelp)).")) var policies: String?
     @OptionGroup var batch: BatchOptions
 
     func run() throws {

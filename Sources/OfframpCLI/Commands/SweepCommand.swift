@@ -11,7 +11,7 @@ struct SweepCommand: ParsableCommand {
 
     @OptionGroup var checkpoint: ModelOptions
     @OptionGroup var labeled: LabeledDataOptions
-    @Option(help: "Policies to sweep, comma-separated (default: entropy,confidence,patience; labeling: sentee,tokee).")
+    @Option(help: ArgumentHelp("Policies to sweep, comma-separated (\(defaultSweepPoliciesHelp))."))
     var policies: String?
     @Option(help: "Thresholds instead of the defaults, comma-separated (entropy, confidence, sentee, tokee).") var thresholds: String?
     @Option(help: "TOKEE window half-widths, comma-separated (default 0,1,2,4).") var windows: String?

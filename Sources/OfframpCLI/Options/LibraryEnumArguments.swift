@@ -12,3 +12,4 @@ extension HeadKind: ExpressibleByArgument {}
 extension HeadPooling: ExpressibleByArgument {}
 extension Pooling: ExpressibleByArgument {}
 extension ExtractSelection: ExpressibleByArgument {}
+extension ExitPolicy.Kind: ExpressibleByArgument {}

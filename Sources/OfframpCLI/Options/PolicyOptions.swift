@@ -5,12 +5,12 @@ import Offramp
 
 /// --policy with its setting, shared by predict and eval.
 struct PolicyOptions: ParsableArguments {
-    @Option(help: """
-        Classification: full, budget, entropy, confidence, patience, patience-confidence. \
-        Labeling: full, budget, sentee, tokee (and sentee-confidence, tokee-confidence). \
+    @Option(help: ArgumentHelp("""
+        Classification: \(ExitPolicy.names(for: .classify).joined(separator: ", ")). \
+        Labeling: \(ExitPolicy.names(for: .label).joined(separator: ", ")). \
         Default: the model's calibrated policy, else full.
-        """)
-    var policy: String?
+        """))
+    var policy: ExitPolicy.Kind?
     @Option(help: "Threshold: entropy, sentee, tokee (u < T); confidence and the -confidence variants (c >= T); patience-confidence.")
     var threshold: Double?
     @Option(help: "Patience P (patience, patience-confidence).") var patience: Int?
@@ -19,6 +19,6 @@ struct PolicyOptions: ParsableArguments {
 
     /// The policy given, checked against a model of `layers` layers; nil: none given.
     func resolve(layers: Int) throws -> ExitPolicy? {
-        try policy.map { try ExitPolicy.parse($0, threshold: threshold, patience: patience, layer: layer, window: window, layers: layers) }
+        try policy?.policy(threshold: threshold, patience: patience, layer: layer, window: window, layers: layers)
     }
 }

@@ -9,8 +9,3 @@ func parseList<T: LosslessStringConvertible>(_ text: String, option: String, val
         return v
     }
 }
-
-/// The policies swept when none are named: the sequence-level ones for classification, SENTEE and TOKEE for labeling.
-func defaultSweepPolicies(_ m: MultiExitModel) -> String {
-    m.settings.task == .classify ? "entropy,confidence,patience" : "sentee,tokee"
-}
