@@ -45,11 +45,15 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // A blocking loopback HTTP client and a closed-loop load generator:
+        // for `offramp loadtest` and the server's tests, not for the server.
+        .target(name: "OfframpLoadTest"),
         .executableTarget(
             name: "OfframpCLI",
             dependencies: [
                 "Offramp",
                 "OfframpServer",
+                "OfframpLoadTest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -58,7 +62,7 @@ let package = Package(
         .executableTarget(name: "offramp-fuzz", dependencies: ["Offramp"], path: "Sources/OfframpFuzz"),
         .testTarget(
             name: "OfframpTests",
-            dependencies: ["Offramp", "OfframpServer"],
+            dependencies: ["Offramp", "OfframpServer", "OfframpLoadTest"],
             resources: [.copy("Fixtures")]
         ),
     ],

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import Offramp
-import OfframpServer
+import OfframpLoadTest
 
 // MARK: - offramp loadtest
 
