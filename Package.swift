@@ -10,7 +10,9 @@ let package = Package(
     products: [
         .library(name: "Offramp", targets: ["Offramp"]),
         .library(name: "OfframpServer", targets: ["OfframpServer"]),
-        .executable(name: "offramp", targets: ["offramp"]),
+        // The command is `offramp`; its target is OfframpCLI so that its folder
+        // does not collide with Sources/Offramp on case-insensitive file systems.
+        .executable(name: "offramp", targets: ["OfframpCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -43,11 +45,15 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // A blocking loopback HTTP client and a closed-loop load generator:
+        // for `offramp loadtest` and the server's tests, not for the server.
+        .target(name: "OfframpLoadTest"),
         .executableTarget(
-            name: "offramp",
+            name: "OfframpCLI",
             dependencies: [
                 "Offramp",
                 "OfframpServer",
+                "OfframpLoadTest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -56,7 +62,7 @@ let package = Package(
         .executableTarget(name: "offramp-fuzz", dependencies: ["Offramp"], path: "Sources/OfframpFuzz"),
         .testTarget(
             name: "OfframpTests",
-            dependencies: ["Offramp", "OfframpServer"],
+            dependencies: ["Offramp", "OfframpServer", "OfframpLoadTest"],
             resources: [.copy("Fixtures")]
         ),
     ],

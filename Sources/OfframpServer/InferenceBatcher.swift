@@ -155,7 +155,7 @@ public final class InferenceBatcher: @unchecked Sendable {
                 let deadline = Date(timeIntervalSinceNow: limits.maxBatchWait)
                 while queue.count < limits.batchSize && !stopping && condition.wait(until: deadline) {}
             }
-            let admitted = takeAdmissible(free: stream.freeSlots, inFlight: stream.inFlight)
+            let admitted = takeAdmissible(into: stream)
             condition.unlock()
 
             stream.admit(admitted)
@@ -170,13 +170,11 @@ public final class InferenceBatcher: @unchecked Sendable {
         stopped.signal()
     }
 
-    /// The queue's head, up to `free` texts, when admission is due
-    /// (caller holds the lock).
-    private func takeAdmissible(free: Int, inFlight: Int) -> [ExitStream.Item] {
-        guard !queue.isEmpty, free > 0 else { return [] }
-        let due = inFlight == 0 || free >= max(1, limits.batchSize / 4) || queue.count <= free
-        guard due else { return [] }
-        let taken = queue.prefix(free)
+    /// The queue's head, up to the stream's free slots, when the stream's
+    /// admission rule says it is time (caller holds the lock).
+    private func takeAdmissible(into stream: ExitStream) -> [ExitStream.Item] {
+        guard stream.shouldAdmit(waiting: queue.count) else { return [] }
+        let taken = queue.prefix(stream.freeSlots)
         queue.removeFirst(taken.count)
         return taken.map { w in
             jobs[w.job]!.queued -= 1

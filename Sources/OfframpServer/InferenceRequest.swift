@@ -16,8 +16,9 @@ import Offramp
 /// `policy` the model's calibrated policy is used. `truncate` (default true)
 /// cuts texts longer than the token limit; false makes them an error.
 struct InferenceRequest {
-    static let fields: Set<String> = ["texts", "policy", "threshold", "patience", "layer", "window", "truncate"]
-    static let policySettings = ["threshold", "patience", "layer", "window"]
+    /// The policy settings a body may give: every `ExitPolicy.Setting`.
+    static let policySettings = ExitPolicy.Setting.allCases
+    static let fields = Set(["texts", "policy", "truncate"] + policySettings.map(\.rawValue))
 
     var texts: [String]
     /// nil: the model's default.
@@ -54,25 +55,26 @@ struct InferenceRequest {
             guard let b = t.boolValue else { throw HTTPError(.badRequest, message: "field \"truncate\" must be true or false") }
             request.truncate = b
         }
-        var numbers: [String: Double] = [:]
-        for key in Self.policySettings {
+        var numbers: [ExitPolicy.Setting: Double] = [:]
+        for setting in Self.policySettings {
+            let key = setting.rawValue
             guard let v = fields[key] else { continue }
             guard let d = v.doubleValue else { throw HTTPError(.badRequest, message: "field \"\(key)\" must be a number") }
-            guard key == "threshold" || (d == d.rounded() && abs(d) < 1e9) else {
+            guard !setting.isInteger || (d == d.rounded() && abs(d) < 1e9) else {
                 throw HTTPError(.badRequest, message: "field \"\(key)\" must be an integer")
             }
-            numbers[key] = d
+            numbers[setting] = d
         }
         guard let rawPolicy = fields["policy"] else {
             guard numbers.isEmpty else {
-                throw HTTPError(.badRequest, message: "\(numbers.keys.sorted().joined(separator: ", ")) given without \"policy\"")
+                throw HTTPError(.badRequest, message: "\(numbers.keys.map(\.rawValue).sorted().joined(separator: ", ")) given without \"policy\"")
             }
             return request
         }
         guard let name = rawPolicy.stringValue else { throw HTTPError(.badRequest, message: "field \"policy\" must be a string") }
         do {
-            request.policy = try ExitPolicy.parse(name, threshold: numbers["threshold"], patience: numbers["patience"].map { Int($0) },
-                                                  layer: numbers["layer"].map { Int($0) }, window: numbers["window"].map { Int($0) },
+            request.policy = try ExitPolicy.parse(name, threshold: numbers[.threshold], patience: numbers[.patience].map { Int($0) },
+                                                  layer: numbers[.layer].map { Int($0) }, window: numbers[.window].map { Int($0) },
                                                   layers: layers, optionPrefix: "")
         } catch let e as OfframpError {
             throw HTTPError(.unprocessableContent, message: e.message)

@@ -21,9 +21,7 @@ public final class InferenceServer: Sendable {
     public let limits: ServerLimits
     public let metrics = ServerMetrics()
     @_spi(Testing) public let batcher: InferenceBatcher
-    let classifier: AdaptiveClassifier?
-    let tagger: AdaptiveTagger?
-    let defaultPolicy: ExitPolicy
+    let served: ServedModel
     private let draining = Atomic<Bool>(false)
 
     public init(model: MultiExitModel, limits: ServerLimits = ServerLimits()) throws {
@@ -34,23 +32,12 @@ public final class InferenceServer: Sendable {
         guard maxTokens <= model.config.maxPositionEmbeddings else {
             throw ServerError.invalidSetting("--max-tokens \(maxTokens) is more than the model's \(model.config.maxPositionEmbeddings) positions")
         }
-        if model.settings.task == .classify {
-            let c = try AdaptiveClassifier(model: model)
-            c.maxLength = maxTokens
-            classifier = c; tagger = nil
-            batcher = InferenceBatcher(runner: c.runner, limits: limits, metrics: metrics)
-            defaultPolicy = c.defaultPolicy
-        } else {
-            let t = try AdaptiveTagger(model: model)
-            t.maxLength = maxTokens
-            tagger = t; classifier = nil
-            batcher = InferenceBatcher(runner: t.runner, limits: limits, metrics: metrics)
-            defaultPolicy = t.defaultPolicy
-        }
+        served = try ServedModel(model, maxTokens: maxTokens)
+        batcher = InferenceBatcher(runner: served.runner, limits: limits, metrics: metrics)
     }
 
     /// The endpoint this model answers on.
-    public var inferencePath: String { model.settings.task == .classify ? "/v1/classify" : "/v1/label" }
+    public var inferencePath: String { served.path }
 
     /// Whether a graceful shutdown has begun (/health says so).
     public var isDraining: Bool { draining.load(ordering: .relaxed) }
@@ -84,20 +71,19 @@ public final class InferenceServer: Sendable {
             "endpoint": .string(inferencePath),
             "layers": .number(Double(model.layerCount)),
             "labels": .array(model.labels.map(JSONValue.string)),
-            "policy": .string(defaultPolicy.encoded),
-            "max_tokens": .number(Double(classifier?.maxLength ?? tagger!.maxLength)),
+            "policy": .string(served.defaultPolicy.encoded),
+            "max_tokens": .number(Double(served.maxTokens)),
         ]
         return try json(.object(body), status: draining ? .serviceUnavailable : .ok)
     }
 
     private func infer(_ request: Request, path: String) async throws -> Response {
         guard path == inferencePath else {
-            let what = model.settings.task == .classify ? "classifies whole texts" : "labels words"
-            throw HTTPError(.notFound, message: "this model \(what): use POST \(inferencePath)")
+            throw HTTPError(.notFound, message: "this model \(served.work): use POST \(inferencePath)")
         }
         let body = try await collectBody(request)
         let parsed = try InferenceRequest.parse(body, layers: model.layerCount, maxTexts: limits.maxTexts)
-        let policy = parsed.policy ?? defaultPolicy
+        let policy = parsed.policy ?? served.defaultPolicy
         do { try batcher.runner.validate(policy) } catch let e as OfframpError {
             throw HTTPError(.unprocessableContent, message: e.message)
         }
@@ -107,7 +93,8 @@ public final class InferenceServer: Sendable {
         metrics.recordExits(results.flatMap(\.exitLayers))
         let items: [JSONValue] = zip(parsed.texts, zip(results, encoded)).map { text, pair in
             let (r, e) = pair
-            if let classifier {
+            switch served {
+            case .classifier(let classifier):
                 let p = classifier.prediction(r)
                 return .object([
                     "label": .string(p.label),
@@ -115,12 +102,13 @@ public final class InferenceServer: Sendable {
                     "exit_layer": .number(Double(p.exitLayer)),
                     "truncated": .bool(e.truncated),
                 ])
+            case .tagger(let tagger):
+                let words = tagger.tagged(AdaptiveTagger.words(text), r, e.wordQueries).map { w -> JSONValue in
+                    .object(["word": .string(w.word), "label": w.label.map(JSONValue.string) ?? .null,
+                             "probability": shortest(w.probability), "exit_layer": .number(Double(w.exitLayer))])
+                }
+                return .object(["words": .array(words), "exit_layer": .number(Double(r.exitLayer)), "truncated": .bool(e.truncated)])
             }
-            let words = tagger!.tagged(AdaptiveTagger.words(text), r, e.wordQueries).map { w -> JSONValue in
-                .object(["word": .string(w.word), "label": w.label.map(JSONValue.string) ?? .null,
-                         "probability": shortest(w.probability), "exit_layer": .number(Double(w.exitLayer))])
-            }
-            return .object(["words": .array(words), "exit_layer": .number(Double(r.exitLayer)), "truncated": .bool(e.truncated)])
         }
         return try json(.object(["policy": .string(policy.encoded), "results": .array(items)]), status: .ok)
     }
@@ -142,19 +130,20 @@ public final class InferenceServer: Sendable {
     /// One example per text (a sentence of words for labeling); a blank text
     /// or an over-long one under `"truncate": false` is a 422 naming it.
     private func encode(_ r: InferenceRequest) throws -> [(example: EncodedExample, wordQueries: [Int: Int], truncated: Bool)] {
-        let maxTokens = classifier?.maxLength ?? tagger!.maxLength
+        let maxTokens = served.maxTokens
         return try r.texts.enumerated().map { i, text in
             do {
                 let e: (example: EncodedExample, wordQueries: [Int: Int], truncated: Bool)
-                if let classifier {
+                switch served {
+                case .classifier(let classifier):
                     let c = try classifier.encode(text, position: i + 1)
                     e = (c.example, [:], c.truncated)
-                } else {
+                case .tagger(let tagger):
                     let words = AdaptiveTagger.words(text)
                     guard words.count <= limits.maxWords else {
                         throw OfframpError("text \(i + 1) has \(words.count) words; the limit is \(limits.maxWords)")
                     }
-                    e = try tagger!.encode(words, position: i + 1)
+                    e = try tagger.encode(words, position: i + 1)
                 }
                 if e.truncated && !r.truncate {
                     throw OfframpError("text \(i + 1) is longer than \(maxTokens) tokens (send \"truncate\": true to cut it)")

@@ -87,10 +87,10 @@ import Testing
         let data = Self.examples()
         let everything = try Retention([9, 9, 9], layers: 3)
         let full = try model.allExitLogits(ExampleBatch(data), retention: .all)
-        let kept = try model.allExitLogits(ExampleBatch(data), retention: .configuration(everything, .attention))
+        let kept = try model.allExitLogits(ExampleBatch(data), retention: .configuration(everything))
         #expect(zip(full.joined(), kept.joined()).allSatisfy { abs($0 - $1) < 1e-5 })
         // Elimination that bites: batched equals one at a time, and the runner equals allExitLogits.
-        let config = WordVectorRetention.configuration(try Retention([5, 3, 2], layers: 3), .attention)
+        let config = WordVectorRetention.configuration(try Retention([5, 3, 2], layers: 3))
         let together = try model.allExitLogits(ExampleBatch(data), retention: config)
         for (i, e) in data.enumerated() {
             let alone = try model.allExitLogits(ExampleBatch([e]), retention: config)
@@ -119,7 +119,7 @@ import Testing
             return EncodedExample(ids: ids, typeIds: ids.map { _ in 0 }, queryPositions: [0], labels: [Int32(i % 3)])
         }
         #expect(data.reduce(0) { $0 + $1.ids.count } > 600)
-        let config = WordVectorRetention.configuration(try Retention([7, 5, 2], layers: 3), .attention)
+        let config = WordVectorRetention.configuration(try Retention([7, 5, 2], layers: 3))
         let together = try model.allExitLogits(ExampleBatch(data), retention: config)
         for (i, e) in data.enumerated() {
             let alone = try model.allExitLogits(ExampleBatch([e]), retention: config)
@@ -133,7 +133,7 @@ import Testing
         let (model, dir) = try Self.model()
         defer { try? FileManager.default.removeItem(at: dir) }
         let data = Self.examples() + Self.examples().map { var e = $0; e.ids.insert(13, at: 1); e.typeIds.append(0); return e }
-        let config = WordVectorRetention.configuration(try Retention([6, 4, 2], layers: 3), .attention)
+        let config = WordVectorRetention.configuration(try Retention([6, 4, 2], layers: 3))
         let runner = try EarlyExitRunner(model: model)
         let u = try runner.run(data, policy: .full, batchSize: 1, retention: config).results.map { $0.uncertainties[0] }.sorted()
         for policy in [ExitPolicy.entropy(u[u.count / 2] + 1e-4), .budget(layer: 2), .patience(1)] {
@@ -153,7 +153,7 @@ import Testing
     @Test func sweepReportsEliminationAloneAndWithPolicies() throws {
         let (model, dir) = try Self.model()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let config = WordVectorRetention.configuration(try Retention([4, 2, 1], layers: 3), .attention)
+        let config = WordVectorRetention.configuration(try Retention([4, 2, 1], layers: 3))
         let points = try ExitSweep.run(try EarlyExitRunner(model: model), examples: Self.examples(), policies: [.budget(layer: 2)],
                                        batchSize: 4, retention: config)
         #expect(points.map(\.policy) == ["full", "power", "budget"])
@@ -176,7 +176,7 @@ import Testing
         #expect(abs(lossPlain - lossSoft) < 1e-6)
         #expect(zip(plain.grads.storage.array, soft.grads.storage.array).allSatisfy { abs($0 - $1) < 1e-5 })
         var hard = TrainingOptions()
-        hard.wordVectors = .retrain(try Retention([9, 9, 9], layers: 3), .attention)
+        hard.wordVectors = .retrain(try Retention([9, 9, 9], layers: 3))
         #expect(abs(try Trainer(model: model, options: hard).lossAndGradients(batch, stage: .joint, pass: .deterministic()) - lossPlain) < 1e-6)
     }
 
@@ -189,7 +189,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let batch = ExampleBatch(Self.examples())
         var o = TrainingOptions()
-        o.wordVectors = hard ? .retrain(try Retention([6, 4, 2], layers: 3), .head)
+        o.wordVectors = hard ? .retrain(try Retention([6, 4, 2], layers: 3, selection: .head))
                              : .search(lambda: 0.01, selection: .head, learningRate: 1e-2, length: 9)
         let trainer = Trainer(model: model, options: o)
         if let rp = trainer.retentionParameters {
@@ -227,11 +227,11 @@ import Testing
         #expect((0..<3).allSatisfy { j in rp.values[j * 12 + 11] < 0.9 }, "rank 11 is reached by no input: the penalty lowers it")
         let saved = try MultiExitModel.load(directory: out)
         let retention = try #require(try saved.resolve(.saved))
-        #expect(retention.retention == (try rp.retention()))
-        #expect(retention.retention.lengths == retention.retention.lengths.sorted(by: >))
+        #expect(retention == (try rp.retention()))
+        #expect(retention.lengths == retention.lengths.sorted(by: >))
         var retrain = o
-        retrain.wordVectors = .retrain(retention.retention, .attention)
+        retrain.wordVectors = .retrain(retention.selecting(.attention))
         try Trainer(model: saved, options: retrain).run(train: Self.examples(), dev: Self.examples(), out: dir.appendingPathComponent("retrained"), log: { _ in })
-        #expect(try MultiExitModel.load(directory: dir.appendingPathComponent("retrained")).settings.retention == retention.retention.lengths)
+        #expect(try MultiExitModel.load(directory: dir.appendingPathComponent("retrained")).settings.retention == retention.lengths)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Offramp
+import OfframpLoadTest
 @_spi(Testing) import OfframpServer
 import Testing
 

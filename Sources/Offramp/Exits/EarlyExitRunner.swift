@@ -85,11 +85,9 @@ public final class EarlyExitRunner: @unchecked Sendable {
         let start = Date()
         var next = 0
         while next < examples.count || stream.inFlight > 0 {
-            let free = stream.freeSlots
-            let admit = continuous ? (free >= max(1, batchSize / 4) || (free > 0 && examples.count - next <= free))
-                                   : stream.inFlight == 0
+            let admit = continuous ? stream.shouldAdmit(waiting: examples.count - next) : stream.inFlight == 0
             if admit && next < examples.count {
-                let take = next ..< min(next + free, examples.count)
+                let take = next ..< min(next + stream.freeSlots, examples.count)
                 next = take.upperBound
                 stream.admit(take.map { ExitStream.Item(tag: $0, example: examples[$0], policy: policies[$0]) })
             }

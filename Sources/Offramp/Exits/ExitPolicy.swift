@@ -25,18 +25,8 @@ public enum ExitPolicy: Sendable, Equatable, CustomStringConvertible {
     /// halted words are copied upward (halt-and-copy).
     case tokee(window: Int, tau: Double, TokenCriterion)
 
-    public var name: String {
-        switch self {
-        case .full: "full"
-        case .budget: "budget"
-        case .entropy: "entropy"
-        case .confidence: "confidence"
-        case .patience: "patience"
-        case .patienceConfidence: "patience-confidence"
-        case .sentee(_, let c): c == .entropy ? "sentee" : "sentee-confidence"
-        case .tokee(_, _, let c): c == .entropy ? "tokee" : "tokee-confidence"
-        }
-    }
+    /// The policy's name (its `Kind`'s).
+    public var name: String { kind.name }
 
     /// Whether the policy decides per word (sequence labeling) rather than per input.
     public var isTokenLevel: Bool {
@@ -46,17 +36,11 @@ public enum ExitPolicy: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// The setting as a number for tables and plots (threshold, patience or layer).
+    /// The setting as a number for tables and plots (threshold, patience or
+    /// layer; window@threshold and patience@threshold where there are two).
     public var setting: String {
-        switch self {
-        case .full: "-"
-        case .budget(let k): "\(k)"
-        case .entropy(let t), .confidence(let t): Self.format(t)
-        case .patience(let p): "\(p)"
-        case .patienceConfidence(let p, let t): "\(p)@\(Self.format(t))"
-        case .sentee(let t, _): Self.format(t)
-        case .tokee(let k, let t, _): "\(k)@\(Self.format(t))"
-        }
+        let values = settingValues.map { $0.text(number: Self.format) }
+        return values.isEmpty ? "-" : values.joined(separator: "@")
     }
 
     public var description: String { setting == "-" ? name : "\(name)(\(setting))" }
@@ -72,66 +56,36 @@ public enum ExitPolicy: Sendable, Equatable, CustomStringConvertible {
     /// errors name the option (`optionPrefix` + field: "--threshold" on the
     /// command line, "threshold" for a JSON body) and the valid range.
     public static func parse(_ name: String, threshold: Double?, patience: Int?, layer: Int?, window: Int? = nil,
-                             layers: Int, optionPrefix o: String = "--") throws -> ExitPolicy {
-        func need<T>(_ v: T?, _ option: String) throws -> T {
-            guard let v else { throw OfframpError("policy \(name) needs \(option)") }
-            return v
+                             layers: Int, optionPrefix: String = "--") throws -> ExitPolicy {
+        try kind(named: name).policy(threshold: threshold, patience: patience, layer: layer, window: window,
+                                     layers: layers, optionPrefix: optionPrefix)
+    }
+
+    /// The kind called `name`, or an error listing the known ones.
+    static func kind(named name: String) throws -> Kind {
+        guard let kind = Kind(rawValue: name) else {
+            throw OfframpError("unknown policy \"\(name)\" (known: \(knownNames.joined(separator: ", ")))")
         }
-        func unit(_ t: Double, _ option: String) throws -> Double {
-            guard t >= 0 && t <= 1 else { throw OfframpError("\(option) \(t) is out of range: it must be in [0, 1]") }
-            return t
-        }
-        switch name {
-        case "full": return .full
-        case "budget":
-            let k = try need(layer, "\(o)layer K")
-            guard (1...layers).contains(k) else { throw OfframpError("\(o)layer \(k) is out of range: the model has layers 1...\(layers)") }
-            return .budget(layer: k)
-        case "entropy": return .entropy(try unit(try need(threshold, "\(o)threshold T"), "\(o)threshold"))
-        case "confidence": return .confidence(try unit(try need(threshold, "\(o)threshold T"), "\(o)threshold"))
-        case "patience":
-            let p = try need(patience, "\(o)patience P")
-            guard p >= 1 && p < layers else { throw OfframpError("\(o)patience \(p) is out of range: it must be in 1...\(layers - 1)") }
-            return .patience(p)
-        case "patience-confidence":
-            let p = try need(patience, "\(o)patience P")
-            guard p >= 1 && p <= layers else { throw OfframpError("\(o)patience \(p) is out of range: it must be in 1...\(layers)") }
-            return .patienceConfidence(patience: p, tau: try unit(try need(threshold, "\(o)threshold T"), "\(o)threshold"))
-        case "sentee", "sentee-confidence":
-            return .sentee(try unit(try need(threshold, "\(o)threshold T"), "\(o)threshold"), name == "sentee" ? .entropy : .confidence)
-        case "tokee", "tokee-confidence":
-            let k = window ?? 2
-            guard k >= 0 else { throw OfframpError("\(o)window \(k) is out of range: it must be 0 or more") }
-            return .tokee(window: k, tau: try unit(try need(threshold, "\(o)threshold T"), "\(o)threshold"), name == "tokee" ? .entropy : .confidence)
-        default:
-            throw OfframpError("unknown policy \"\(name)\" (known: \(Self.knownNames.joined(separator: ", ")))")
-        }
+        return kind
     }
 }
 
 extension ExitPolicy {
     /// Every policy name `parse` knows.
-    public static let knownNames = ["full", "budget", "entropy", "confidence", "patience", "patience-confidence",
-                                    "sentee", "sentee-confidence", "tokee", "tokee-confidence"]
+    public static var knownNames: [String] { Kind.allCases.map(\.name) }
+
     /// The names that make sense for a task: sequence-level policies for
     /// classification, SENTEE and TOKEE for labeling (full and budget for both).
     public static func names(for task: ExitTask) -> [String] {
-        task == .classify ? Array(knownNames.prefix(6)) : ["full", "budget", "sentee", "sentee-confidence", "tokee", "tokee-confidence"]
+        Kind.allCases.filter { $0.applies(to: task) }.map(\.name)
     }
 
-    /// The compact form saved in a model's config: "entropy:0.3", "patience:2",
-    /// "budget:3", "patience-confidence:2:0.1", "full".
+    /// The compact form saved in a model's config: the name, then the
+    /// settings in `Kind.settings` order: "entropy:0.3", "patience:2",
+    /// "budget:3", "patience-confidence:2:0.1", "tokee:2:0.3", "full".
+    /// Old checkpoints hold these strings: the form must not change.
     public var encoded: String {
-        switch self {
-        case .full: "full"
-        case .budget(let k): "budget:\(k)"
-        case .entropy(let t): "entropy:\(t)"
-        case .confidence(let t): "confidence:\(t)"
-        case .patience(let p): "patience:\(p)"
-        case .patienceConfidence(let p, let t): "patience-confidence:\(p):\(t)"
-        case .sentee(let t, _): "\(name):\(t)"
-        case .tokee(let k, let t, _): "\(name):\(k):\(t)"
-        }
+        ([name] + settingValues.map { $0.text { "\($0)" } }).joined(separator: ":")
     }
 
     public init(encoded: String, layers: Int) throws {
@@ -139,16 +93,11 @@ extension ExitPolicy {
         guard let name = parts.first else { throw OfframpError("empty policy") }
         let nums = parts.dropFirst().map { Double($0) }
         guard nums.allSatisfy({ $0 != nil }) else { throw OfframpError("policy \"\(encoded)\": settings must be numbers") }
-        let v = nums.map { $0! }
-        switch name {
-        case "budget": self = try .parse(name, threshold: nil, patience: nil, layer: v.first.map { Int($0) }, layers: layers)
-        case "patience": self = try .parse(name, threshold: nil, patience: v.first.map { Int($0) }, layer: nil, layers: layers)
-        case "patience-confidence":
-            self = try .parse(name, threshold: v.count > 1 ? v[1] : nil, patience: v.first.map { Int($0) }, layer: nil, layers: layers)
-        case "tokee", "tokee-confidence":
-            self = try .parse(name, threshold: v.count > 1 ? v[1] : nil, patience: nil, layer: nil, window: v.first.map { Int($0) }, layers: layers)
-        default: self = try .parse(name, threshold: v.first, patience: nil, layer: nil, layers: layers)
-        }
+        let kind = try Self.kind(named: name)
+        // Extra numbers are ignored, missing ones are errors naming the setting.
+        let given = Dictionary(uniqueKeysWithValues: zip(kind.settings, nums.map { $0! }))
+        self = try kind.policy(threshold: given[.threshold], patience: given[.patience].map { Int($0) },
+                               layer: given[.layer].map { Int($0) }, window: given[.window].map { Int($0) }, layers: layers)
     }
 }
 

@@ -28,7 +28,17 @@ public final class ExitStream {
     public var inFlight: Int { cohorts.reduce(0) { $0 + $1.tags.count } }
     public var freeSlots: Int { batchSize - inFlight }
 
-    private let elimination: RetentionPlan?
+    /// Whether `waiting` inputs should join now (continuous batching): when
+    /// the stream is empty, when a quarter of the slots are free (at least
+    /// one), or when all that wait fit. Admitting on every freed slot would
+    /// start many one-input cohorts; the quarter keeps cohorts large. The one
+    /// rule of `EarlyExitRunner` and the server's batcher.
+    public func shouldAdmit(waiting: Int) -> Bool {
+        let free = freeSlots
+        return waiting > 0 && free > 0 && (inFlight == 0 || free >= max(1, batchSize / 4) || waiting <= free)
+    }
+
+    private let elimination: Retention?
     private let labeling: Bool
     private let headAt: [Int: ExitHead]
     private let lastLayer: Int

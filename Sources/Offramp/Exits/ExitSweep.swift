@@ -34,34 +34,12 @@ public struct SweepPoint: Sendable, Equatable {
 }
 
 public enum ExitSweep {
-    /// Default thresholds of SENTEE and TOKEE with the entropy criterion, and their confidence counterparts.
-    public static let tokenEntropyThresholds = [0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6]
-    public static let tokenConfidenceThresholds = [0.999, 0.99, 0.98, 0.95, 0.9, 0.85, 0.8, 0.7, 0.6]
-    /// Default TOKEE window half-widths k.
-    public static let tokenWindows = [0, 1, 2, 4]
-
-    /// The settings swept for each policy name: the defaults, or `thresholds`
-    /// (entropy, confidence, SENTEE, TOKEE) and `windows` (TOKEE) when given.
+    /// The settings swept for each policy name (`ExitPolicy.Kind.sweep`):
+    /// the defaults, or `thresholds` (entropy, confidence, SENTEE, TOKEE) and
+    /// `windows` (TOKEE) when given. Unknown names sweep nothing.
     public static func policies(_ names: [String], layers: Int, thresholds: [Double]? = nil,
                                 windows: [Int]? = nil) -> [ExitPolicy] {
-        names.flatMap { name -> [ExitPolicy] in
-            let ks = windows ?? tokenWindows
-            switch name {
-            case "sentee": return (thresholds ?? tokenEntropyThresholds).map { .sentee($0, .entropy) }
-            case "sentee-confidence": return (thresholds ?? tokenConfidenceThresholds).map { .sentee($0, .confidence) }
-            case "tokee": return ks.flatMap { k in (thresholds ?? tokenEntropyThresholds).map { .tokee(window: k, tau: $0, .entropy) } }
-            case "tokee-confidence":
-                return ks.flatMap { k in (thresholds ?? tokenConfidenceThresholds).map { .tokee(window: k, tau: $0, .confidence) } }
-            case "entropy" where thresholds != nil: return thresholds!.map { .entropy($0) }
-            case "confidence" where thresholds != nil: return thresholds!.map { .confidence($0) }
-            case "entropy": return [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.96].map { .entropy($0) }
-            case "confidence": return [0.99, 0.98, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55].map { .confidence($0) }
-            case "patience": return (1..<layers).map { .patience($0) }
-            case "budget": return (1...layers).map { .budget(layer: $0) }
-            case "patience-confidence": return [0.1, 0.2, 0.3, 0.5].flatMap { t in [1, 2].map { .patienceConfidence(patience: $0, tau: t) } }
-            default: return []
-            }
-        }
+        names.compactMap(ExitPolicy.Kind.init(rawValue:)).flatMap { $0.sweep(layers: layers, thresholds: thresholds, windows: windows) }
     }
 
     /// Runs the full-depth baseline and every policy on `examples`, timing
@@ -100,7 +78,7 @@ public enum ExitSweep {
         let fullScore = score(full)
         var points = [SweepPoint(policy: "full", setting: "-", accuracy: fullScore.accuracy, f1: fullScore.f1,
                                  averageExitLayer: full.averageExitLayer, flopsSpeedup: full.flopsSpeedup, wallSpeedup: 1, exitPolicy: .full)]
-        let withElimination = elimination.map { WordVectorRetention.configuration($0.retention, $0.selection) } ?? .all
+        let withElimination = elimination.map { WordVectorRetention.configuration($0) } ?? .all
         var runs: [(ExitPolicy, String?)] = policies.map { ($0, nil) }
         if elimination != nil { runs.insert((.full, "power"), at: 0) }
         for (policy, label) in runs {
@@ -108,7 +86,7 @@ public enum ExitSweep {
                 try runner.run(examples, policy: policy, batchSize: batchSize, continuous: continuous, retention: withElimination)
             }
             let s = score(r)
-            let p = SweepPoint(policy: label ?? policy.name, setting: label == nil ? policy.setting : elimination!.retention.description,
+            let p = SweepPoint(policy: label ?? policy.name, setting: label == nil ? policy.setting : elimination!.description,
                                accuracy: s.accuracy, f1: s.f1,
                                averageExitLayer: r.averageExitLayer, flopsSpeedup: r.flopsSpeedup,
                                wallSpeedup: full.seconds / r.seconds, exitPolicy: policy)

@@ -28,14 +28,14 @@ public final class MultiExitModel: @unchecked Sendable {
     public var defaultMaxLength: Int { settings.maxLength ?? min(128, config.maxPositionEmbeddings) }
 
     /// The retention configuration a choice stands for (nil: no elimination).
-    public func resolve(_ choice: WordVectorRetention) throws -> RetentionPlan? {
+    public func resolve(_ choice: WordVectorRetention) throws -> Retention? {
         switch choice {
         case .all: return nil
-        case .configuration(let r, let s):
+        case .configuration(let r):
             guard settings.task == .classify else { throw OfframpError("PoWER-BERT elimination applies to classification models only") }
-            return RetentionPlan(r, selection: s)
+            return r
         case .saved:
-            return try settings.retention.map { RetentionPlan(try Retention($0, layers: layerCount), selection: settings.extractSelection ?? .attention) }
+            return try settings.retention.map { try Retention($0, layers: layerCount, selection: settings.extractSelection ?? .attention) }
         }
     }
 

@@ -44,7 +44,7 @@ public final class RetentionParameters: EliminationPlan, @unchecked Sendable {
     public func retention() throws -> Retention {
         var lengths: [Int] = []
         for m in masses { lengths.append(min(max(1, Int(m.rounded(.up))), lengths.last ?? Int.max)) }
-        return try Retention(lengths, layers: layers)
+        return try Retention(lengths, layers: layers, selection: selection)
     }
 
     func zeroGradients() { grads.zero() }

@@ -87,7 +87,7 @@ public enum WordVectorTraining: Sendable {
     /// own rate. `length` is the longest input (the size of each r_j).
     case search(lambda: Double, selection: ExtractSelection, learningRate: Float, length: Int)
     /// Hard extract layers at a retention configuration.
-    case retrain(Retention, ExtractSelection)
+    case retrain(Retention)
 }
 
 /// What a training run reports per epoch.
@@ -139,7 +139,7 @@ public final class Trainer: @unchecked Sendable {
     var elimination: (any EliminationPlan)? {
         switch options.wordVectors {
         case .search: return retentionParameters
-        case .retrain(let r, let s): return RetentionPlan(r, selection: s)
+        case .retrain(let r): return r
         case nil: return nil
         }
     }
@@ -280,9 +280,9 @@ public final class Trainer: @unchecked Sendable {
         if case .search(_, _, _, let length) = options.wordVectors, let longest = train.map(\.ids.count).max(), longest > length {
             throw OfframpError("a training input has \(longest) tokens, more than the retention parameters' length \(length)")
         }
-        if case .retrain(let r, let s) = options.wordVectors {
+        if case .retrain(let r) = options.wordVectors {
             model.settings.retention = r.lengths
-            model.settings.extractSelection = s
+            model.settings.extractSelection = r.selection
         }
         if options.mode.isTOKEE && model.settings.task != .label {
             throw OfframpError("--mode \(options.mode.rawValue) fine-tunes token labeling models (--task label); this model classifies whole inputs")

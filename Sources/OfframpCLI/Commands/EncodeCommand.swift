@@ -2,13 +2,15 @@ import ArgumentParser
 import Foundation
 import Offramp
 
+// MARK: - offramp encode
+
 struct EncodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encode",
         abstract: "Embed texts: one JSON object per line, {\"text\", \"embedding\"} (or per-token \"tokens\" and \"hidden\").")
 
     @Option(help: "Model directory.") var model: String
-    @Option(help: "mean, cls or none (every token's last hidden state).") var pooling: String = "mean"
+    @Option(help: "mean, cls or none (every token's last hidden state).") var pooling: Pooling = .mean
     @Option(help: "Read texts from this file, one per line (default: arguments, else stdin).") var file: String?
     @Option(help: "Maximum tokens per text, [CLS] and [SEP] included (default: the model's).") var maxLength: Int?
     @Option(help: "Texts per forward pass.") var batchSize: Int = 32
@@ -17,9 +19,6 @@ struct EncodeCommand: ParsableCommand {
     @Argument(help: "Texts to embed.") var texts: [String] = []
 
     func run() throws {
-        guard let pooling = Pooling(rawValue: pooling) else {
-            throw ValidationError("--pooling must be one of mean, cls, none (got \"\(self.pooling)\")")
-        }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
         let encoder = try TextEncoder.load(directory: URL(fileURLWithPath: model))
         if let maxLength { try encoder.setMaxLength(maxLength) }

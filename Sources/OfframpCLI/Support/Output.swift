@@ -1,7 +1,7 @@
 import Foundation
 import Offramp
 
-// MARK: - Small helpers shared by the commands
+// MARK: - Standard error, buffered standard output, JSON spellings
 
 /// Writes to standard error (notes, progress), keeping stdout for results.
 func printError(_ message: String) {
@@ -28,18 +28,4 @@ func jsonString(_ s: String) -> String { jsonStringLiteral(s) }
 /// A JSON array of floats, each in its shortest round-trip form.
 func jsonFloats(_ values: some Sequence<Float>) -> String {
     "[" + values.map { $0.isFinite ? "\($0)" : "null" }.joined(separator: ",") + "]"
-}
-
-/// The texts to process: the command-line arguments, else the lines of
-/// `--file`, else the lines of standard input. Blank lines of a file are
-/// skipped (an empty argument is kept, and rejected later with its index).
-func readInputTexts(arguments: [String], file: String?) throws -> [String] {
-    if !arguments.isEmpty { return arguments }
-    let lines: [(number: Int, text: Substring)]
-    if let file {
-        lines = try readTextLines(URL(fileURLWithPath: file))
-    } else {
-        lines = try readTextLines(FileHandle.standardInput.readDataToEndOfFile(), name: "<stdin>")
-    }
-    return lines.map { String($0.text) }.filter { !$0.allSatisfy(\.isWhitespace) }
 }

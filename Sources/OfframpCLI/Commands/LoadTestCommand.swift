@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import Offramp
-import OfframpServer
+import OfframpLoadTest
+
+// MARK: - offramp loadtest
 
 struct LoadTestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Offramp
 
+// MARK: - offramp info
+
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info", abstract: "Show a model directory's config, parameter count and tensors.")

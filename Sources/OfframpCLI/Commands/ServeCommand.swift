@@ -3,6 +3,8 @@ import Foundation
 import Offramp
 import OfframpServer
 
+// MARK: - offramp serve
+
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -15,7 +17,7 @@ struct ServeCommand: AsyncParsableCommand {
             SIGINT / SIGTERM drain the requests in flight, then stop.
             """)
 
-    @Option(help: "Multi-exit checkpoint directory.") var model: String
+    @OptionGroup var checkpoint: ModelOptions
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port (0: any free port).") var port = 8080
     @Option(help: "Most texts in the encoder at once.") var batchSize = 32
@@ -41,7 +43,7 @@ struct ServeCommand: AsyncParsableCommand {
         limits.idleTimeout = idleTimeout
         limits.drainGrace = drainGrace
         limits.maxWords = maxWords
-        let m = try MultiExitModel.load(directory: URL(fileURLWithPath: model))
+        let m = try checkpoint.load()
         let server = try InferenceServer(model: m, limits: limits)
         let host = self.host, path = server.inferencePath
         let group = server.serviceGroup(host: host, port: port) { bound in

@@ -1,6 +1,10 @@
 import ArgumentParser
 import Offramp
 
+// MARK: - offramp: the root command
+
+/// The `offramp` command: one subcommand per file in Commands/, the option
+/// groups several of them share in Options/.
 struct OfframpCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "offramp",

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import Offramp
+
+// MARK: - offramp bench memory
+
+/// Peak memory of inference: load the model, run full-depth batches of
+/// 32 x 128, report the process's peak resident set against the weights' size.
+struct BenchMemoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "memory",
+        abstract: "Peak resident memory of full-depth inference at batch 32 x 128 against the model's size (run it alone: the peak is per process).")
+
+    @OptionGroup var encoderModel: BenchModelOptions
+    @Option var batch: Int = 32
+    @Option var length: Int = 128
+
+    func run() throws {
+        let before = peakResidentBytes()
+        let encoder = try BertEncoder.load(directory: encoderModel.directory)
+        let loaded = peakResidentBytes()
+        let weights = Double(encoder.parameters.storage.count * 4)
+        let batch = BenchCommand.syntheticBatch(batch: self.batch, length: length)
+        for _ in 0..<3 { _ = try encoder(batch) }
+        let peak = peakResidentBytes()
+        func mb(_ x: Double) -> String { String(format: "%.1f MB", x / 1e6) }
+        print("| measure | value |\n|---|---:|")
+        print("| weights (fp32) | \(mb(weights)) |")
+        print("| peak RSS before loading | \(mb(before)) |")
+        print("| peak RSS after loading | \(mb(loaded)) |")
+        print("| peak RSS after \(self.batch) x \(length) inference | \(mb(peak)) |")
+        print(String(format: "| inference peak above the process before loading, / weights | %.2f |", (peak - before) / weights))
+    }
+
+    func peakResidentBytes() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) * 1024  // Linux reports KiB
+    }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import Offramp
+
+// MARK: - offramp predict
+
+struct PredictCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "predict",
+        abstract: "Classify texts or label words with early exit.",
+        discussion: """
+            Classification: one JSON object per line {text, label, probabilities, exit_layer}.
+            Labeling (a --task label model): each line is a sentence of white-space separated words; \
+            one JSON object per line {text, words: [{word, label, probability, exit_layer}], exit_layer}, \
+            or with --text one line of word/LABEL@layer.
+            """)
+
+    @OptionGroup var checkpoint: ModelOptions
+    @OptionGroup var policyOptions: PolicyOptions
+    @Option(help: "Texts, one per line (default: arguments, else stdin).") var file: String?
+    @OptionGroup var batch: BatchOptions
+    @Flag(help: "Also print the uncertainty at every exit visited.") var uncertainties = false
+    @Flag(help: "Labeling: a compact text view (word/LABEL@layer) instead of JSON.") var text = false
+    @OptionGroup var retentionOptions: RetentionOptions
+    @Argument(help: "Texts.") var texts: [String] = []
+
+    func run() throws {
+        let m = try checkpoint.load()
+        if m.settings.task == .label { return try label(m) }
+        let classifier = try AdaptiveClassifier(model: m)
+        let policy = try policyOptions.resolve(layers: classifier.model.layerCount)
+        let inputs = try readInputTexts(arguments: texts, file: file)
+        guard !inputs.isEmpty else { throw OfframpError("no input texts (give TEXT arguments, --file, or lines on stdin)") }
+        let predictions = try classifier.classify(inputs, policy: policy, batchSize: batch.batchSize, retention: try retentionOptions.resolve(m))
+        var out = OutputBuffer()
+        for (text, p) in zip(inputs, predictions) {
+            let probs = zip(classifier.labels, p.probabilities).map { "\(jsonString($0)):\($1)" }.joined(separator: ",")
+            var line = "{\"text\":\(jsonString(text)),\"label\":\(jsonString(p.label)),\"probabilities\":{\(probs)},\"exit_layer\":\(p.exitLayer)"
+            if uncertainties { line += ",\"uncertainties\":[" + p.uncertainties.map { String(format: "%.5f", $0) }.joined(separator: ",") + "]" }
+            out.line(line + "}")
+        }
+        out.flush()
+    }
+
+    /// Word labels with SENTEE/TOKEE: each input line is one sentence.
+    func label(_ m: MultiExitModel) throws {
+        let tagger = try AdaptiveTagger(model: m)
+        let policy = try policyOptions.resolve(layers: m.layerCount)
+        let inputs = try readInputTexts(arguments: texts, file: file)
+        guard !inputs.isEmpty else { throw OfframpError("no input sentences (give TEXT arguments, --file, or lines on stdin)") }
+        let tagged = try tagger.tag(inputs.map(AdaptiveTagger.words), policy: policy, batchSize: batch.batchSize)
+        var out = OutputBuffer()
+        for (line, words) in zip(inputs, tagged) {
+            if text {
+                out.line(words.map { "\($0.word)/\($0.label ?? "-")@\($0.exitLayer)" }.joined(separator: " "))
+                continue
+            }
+            let items = words.map { w in
+                "{\"word\":\(jsonString(w.word)),\"label\":\(w.label.map(jsonString) ?? "null"),\"probability\":\(w.probability),\"exit_layer\":\(w.exitLayer)}"
+            }
+            let deepest = words.map(\.exitLayer).max() ?? 0
+            out.line("{\"text\":\(jsonString(line)),\"words\":[\(items.joined(separator: ","))],\"exit_layer\":\(deepest)}")
+        }
+        out.flush()
+    }
+}

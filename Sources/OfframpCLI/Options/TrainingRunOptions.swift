@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import Offramp
+
+// MARK: - Files and optimizer settings of every training command
+
+/// What train, power search and power retrain all take: the data, where the
+/// checkpoint goes, and the optimizer's settings.
+struct TrainingRunOptions: ParsableArguments {
+    @Option(help: "Training file (.tsv/.csv/.jsonl for classify; CoNLL or word/TAG for label).") var train: String
+    @Option(help: "Dev file, evaluated on every exit after each epoch.") var dev: String?
+    @Option(help: "Test file, evaluated on every exit at the end.") var test: String?
+    @Option(help: "Output checkpoint directory (written after every epoch).") var out: String
+    @Flag(help: "Continue from the checkpoint in --out.") var resume = false
+    @OptionGroup var batch: BatchOptions
+    @Option(help: "Learning rate (AdamW).") var lr: Float = 3e-5
+    @Option(help: "Learning rate of the exit heads (default: --lr).") var headLr: Float?
+    @Option var seed: UInt64 = 42
+
+    var outURL: URL { URL(fileURLWithPath: out) }
+
+    /// The library's training options for `mode` and `epochs`, with these settings.
+    func options(mode: TrainingMode, epochs: Int) -> Offramp.TrainingOptions {
+        var o = Offramp.TrainingOptions()
+        o.mode = mode; o.epochs = epochs; o.batchSize = batch.batchSize
+        o.learningRate = lr; o.headLearningRate = headLr; o.seed = seed
+        return o
+    }
+
+    /// Trains, writing the checkpoint to --out after every epoch (resuming with --resume).
+    func run(_ trainer: Trainer, train: [EncodedExample], dev: [EncodedExample]) throws {
+        try trainer.run(train: train, dev: dev, out: outURL, resume: resume, log: printError)
+    }
+}
