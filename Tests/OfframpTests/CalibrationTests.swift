@@ -1,0 +1,102 @@
+import Foundation
+import Offramp
+import Testing
+
+/// Calibration with a guarantee (METHODS section 8): the binomial tail and
+/// the p-values against values computed by hand.
+@Suite struct CalibrationTests {
+    // MARK: - Binomial tail
+
+    /// P(Binomial(n, p) <= k) by summing C(n, i) p^i (1 - p)^(n - i) in Double.
+    static func directCDF(_ k: Int, _ n: Int, _ p: Double) -> Double {
+        var sum = 0.0, choose = 1.0
+        for i in 0...k {
+            if i > 0 { choose *= Double(n - i + 1) / Double(i) }
+            sum += choose * pow(p, Double(i)) * pow(1 - p, Double(n - i))
+        }
+        return sum
+    }
+
+    /// The same by log-gamma terms: good to about 1e-9 at n = 10^5.
+    static func lgammaCDF(_ k: Int, _ n: Int, _ p: Double) -> Double {
+        let m = Double(n)
+        var sum = 0.0
+        for i in 0...k {
+            let x = Double(i)
+            let logChoose: Double = lgamma(m + 1) - lgamma(x + 1) - lgamma(m - x + 1)
+            sum += exp(logChoose + x * log(p) + (m - x) * log1p(-p))
+        }
+        return sum
+    }
+
+    @Test func binomialTailMatchesHandComputedValues() {
+        #expect(abs(BinomialTail.cdf(atMost: 0, trials: 10, probability: 0.1) - pow(0.9, 10)) < 1e-15)
+        let direct = Self.directCDF(3, 20, 0.3)
+        #expect(abs(BinomialTail.cdf(atMost: 3, trials: 20, probability: 0.3) - direct) < 1e-14 * direct)
+        for (k, n, p) in [(0, 1, 0.5), (7, 30, 0.2), (15, 30, 0.2), (29, 30, 0.9), (40, 200, 0.05), (2, 5, 0.999)] {
+            let want = Self.directCDF(k, n, p), got = BinomialTail.cdf(atMost: k, trials: n, probability: p)
+            #expect(abs(got - want) <= 1e-13 * max(want, 1e-300), "P(Bin(\(n), \(p)) <= \(k)) = \(got), want \(want)")
+        }
+        #expect(BinomialTail.cdf(atMost: -1, trials: 10, probability: 0.3) == 0)
+        #expect(BinomialTail.cdf(atMost: 10, trials: 10, probability: 0.3) == 1)
+        #expect(BinomialTail.cdf(atMost: 3, trials: 10, probability: 0) == 1)
+        #expect(BinomialTail.cdf(atMost: 9, trials: 10, probability: 1) == 0)
+    }
+
+    @Test func binomialTailIsMonotoneAndAProbabilityForLargeN() {
+        let n = 100_000, p = 0.01
+        var previous = 0.0
+        for k in stride(from: 0, through: 3000, by: 5) {
+            let c = BinomialTail.cdf(atMost: k, trials: n, probability: p)
+            #expect(c >= previous && c >= 0 && c <= 1, "k = \(k): \(c) after \(previous)")
+            previous = c
+        }
+        #expect(previous == 1)
+        // Deep in the lower tail, and near the mean, against log-gamma sums.
+        for k in [800, 950, 1000, 1050] {
+            let want = Self.lgammaCDF(k, n, p), got = BinomialTail.cdf(atMost: k, trials: n, probability: p)
+            #expect(abs(got - want) < 1e-7 * want, "k = \(k): \(got), want \(want)")
+        }
+        // A million trials: still finite, and the median of Bin(n, 1/2) is near 1/2.
+        let median = BinomialTail.cdf(atMost: 500_000, trials: 1_000_000, probability: 0.5)
+        #expect(abs(median - 0.5) < 1e-3)
+        #expect(abs(BinomialTail.logCDF(atMost: 0, trials: 1_000_000, probability: 0.5) - 1e6 * log(0.5)) < 1e-9)
+    }
+
+    // MARK: - p-values
+
+    @Test func hoeffdingBentkusMatchesTheFormula() {
+        func h(_ a: Double, _ b: Double) -> Double { a * log(a / b) + (1 - a) * log((1 - a) / (1 - b)) }
+        // 5 losses of 100 at eps 0.1: Bentkus is the smaller.
+        let hoeffding = exp(-100 * h(0.05, 0.1)), bentkus = M_E * Self.directCDF(5, 100, 0.1)
+        let p = RiskTest.hoeffdingBentkusPValue(lossSum: 5, n: 100, eps: 0.1)
+        #expect(bentkus < hoeffding && abs(p - bentkus) < 1e-13)
+        // A sum of 5.5 counts as ceil(5.5) = 6 losses for Bentkus.
+        let half = RiskTest.hoeffdingBentkusPValue(lossSum: 5.5, n: 100, eps: 0.1)
+        #expect(abs(half - min(exp(-100 * h(0.055, 0.1)), M_E * Self.directCDF(6, 100, 0.1))) < 1e-13)
+        // 0 of 30 at eps 0.2: h(0, b) = -log(1 - b), so Hoeffding gives (1 - eps)^n, e times below Bentkus.
+        #expect(abs(RiskTest.hoeffdingBentkusPValue(lossSum: 0, n: 30, eps: 0.2) - pow(0.8, 30)) < 1e-15)
+        // At or above eps nothing can be rejected.
+        #expect(RiskTest.hoeffdingBentkusPValue(lossSum: 12, n: 100, eps: 0.1) == 1)
+        // [-1, 1] losses map to [0, 1] with eps: losses {-1, 0, 0, 1} at eps 0.2 are {0, .5, .5, 1} at 0.6.
+        let signed = RiskTest.signedHoeffdingBentkus.pValue(losses: [-1, 0, 0, 1], eps: 0.2)
+        #expect(abs(signed - RiskTest.hoeffdingBentkusPValue(lossSum: 2, n: 4, eps: 0.6)) < 1e-15)
+        #expect(RiskTest.binomial.pValue(losses: [0, 1, 0, 0, 0, 0, 1, 0, 0, 0], eps: 0.3) == BinomialTail.cdf(atMost: 2, trials: 10, probability: 0.3))
+    }
+
+    @Test func smallestEpsAndMinimumSize() throws {
+        let none = [Double](repeating: 0, count: 100)
+        let eps = try #require(RiskTest.binomial.smallestEps(losses: none, delta: 0.1))
+        #expect(abs(eps - (1 - pow(0.1, 1.0 / 100))) < 1e-10)
+        #expect(RiskTest.binomial.pValue(losses: none, eps: eps) <= 0.1)
+        let three = try #require(RiskTest.binomial.smallestEps(losses: [1, 1, 1] + none, delta: 0.05))
+        #expect(abs(RiskTest.binomial.pValue(losses: [1, 1, 1] + none, eps: three) - 0.05) < 1e-9)
+        #expect(RiskTest.binomial.smallestEps(losses: [1, 1, 1], delta: 0.1) == nil)
+
+        // n >= log(delta) / log(1 - eps): log(0.1) / log(0.95) = 44.9.
+        #expect(RiskTest.binomial.minimumQueries(eps: 0.05, delta: 0.1) == 45)
+        #expect(pow(0.95, 45) <= 0.1 && pow(0.95, 44) > 0.1)
+        #expect(RiskTest.hoeffdingBentkus.minimumQueries(eps: 0.05, delta: 0.1) == 45)
+        #expect(RiskTest.binomial.minimumQueries(eps: 0.01, delta: 0.05) == Int((log(0.05) / log(0.99)).rounded(.up)))
+    }
+}
