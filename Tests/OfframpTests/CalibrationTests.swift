@@ -3,7 +3,9 @@ import Offramp
 import Testing
 
 /// Calibration with a guarantee (METHODS section 8): the binomial tail and
-/// the p-values against values computed by hand.
+/// the p-values against values computed by hand, fixed-sequence testing's
+/// walk, the guarantee's validity on synthetic losses of known risk, and
+/// bad input.
 @Suite struct CalibrationTests {
     // MARK: - Binomial tail
 
@@ -98,5 +100,83 @@ import Testing
         #expect(pow(0.95, 45) <= 0.1 && pow(0.95, 44) > 0.1)
         #expect(RiskTest.hoeffdingBentkus.minimumQueries(eps: 0.05, delta: 0.1) == 45)
         #expect(RiskTest.binomial.minimumQueries(eps: 0.01, delta: 0.05) == Int((log(0.05) / log(0.99)).rounded(.up)))
+        let error = #expect(throws: OfframpError.self) { try FixedSequenceTest.checkSize(n: 44, test: .binomial, eps: 0.05, delta: 0.1) }
+        #expect(error?.message.contains("at least 45") == true)
+        try FixedSequenceTest.checkSize(n: 45, test: .binomial, eps: 0.05, delta: 0.1)
+    }
+
+    // MARK: - Fixed-sequence testing
+
+    @Test func walkStopsAtTheFirstFailure() throws {
+        let n = 200
+        let clean = [Double](repeating: 0, count: n)
+        let bad = [Double](repeating: 1, count: 40) + [Double](repeating: 0, count: n - 40)
+        let outcome = try FixedSequenceTest.run(losses: [clean, clean, bad, clean], test: .binomial, eps: 0.1, delta: 0.1)
+        #expect(outcome.chosen == 1 && outcome.stoppedAt == 2 && outcome.n == n)
+        #expect(outcome.candidates.map(\.passed) == [true, true, false, false])
+        // The last candidate would pass on its own, but the walk never reached it.
+        #expect(outcome.candidates[3].pValue <= 0.1 && outcome.candidates[2].pValue > 0.1)
+        #expect(outcome.candidates[2].empiricalRisk == 0.2)
+        let first = try FixedSequenceTest.run(losses: [bad, clean], test: .binomial, eps: 0.1, delta: 0.1)
+        #expect(first.chosen == nil && first.stoppedAt == 0)
+        let all = try FixedSequenceTest.run(losses: [clean, clean], test: .hoeffdingBentkus, eps: 0.1, delta: 0.1)
+        #expect(all.chosen == 1 && all.stoppedAt == nil)
+    }
+
+    /// Uniform in [0, 1) with 53 bits.
+    static func uniform(_ rng: inout SeededRandom) -> Double { Double(rng.next() >> 11) * 0x1p-53 }
+
+    /// Over many seeded calibration sets, how often the chosen candidate's
+    /// true risk is above eps; also how often the walk gets past the first.
+    static func failureRate(test: RiskTest, risks: [Double], eps: Double, delta: Double, draws: Int, n: Int) throws -> (failures: Double, progress: Double) {
+        var rng = SeededRandom(seed: 2024)
+        var failures = 0, progress = 0
+        for _ in 0..<draws {
+            // One uniform per example, shared: a faster setting errs wherever a safer one does.
+            let u = (0..<n).map { _ in uniform(&rng) }
+            let losses = risks.map { r in u.map { $0 < r ? 1.0 : 0.0 } }
+            let outcome = try FixedSequenceTest.run(losses: losses, test: test, eps: eps, delta: delta)
+            if let c = outcome.chosen, risks[c] > eps { failures += 1 }
+            if (outcome.chosen ?? 0) >= 1 { progress += 1 }
+        }
+        return (Double(failures) / Double(draws), Double(progress) / Double(draws))
+    }
+
+    @Test func guaranteeHoldsOnLossesOfKnownRisk() throws {
+        // The third candidate's risk is just above eps: the hardest null to keep out.
+        let risks = [0.02, 0.06, 0.1005, 0.15], eps = 0.1, delta = 0.1, draws = 2000
+        // Monte-Carlo margin: three standard errors of a rate of delta.
+        let margin = 3 * (delta * (1 - delta) / Double(draws)).squareRoot()
+        for test in [RiskTest.binomial, .hoeffdingBentkus] {
+            let (failures, progress) = try Self.failureRate(test: test, risks: risks, eps: eps, delta: delta, draws: draws, n: 500)
+            #expect(failures <= delta + margin, "\(test.bound): chose a setting with risk > eps in \(failures) of draws")
+            #expect(progress > 0.9, "\(test.bound): certified the 0.06 setting in only \(progress) of draws")
+        }
+    }
+
+    // MARK: - Bad input
+
+    @Test func badInputIsNamed() throws {
+        let losses = [[Double](repeating: 0, count: 100)]
+        let cases: [(eps: Double, delta: Double, named: String)] = [
+            (0, 0.1, "eps"), (1, 0.1, "eps"), (0.1, 1.5, "delta"), (.nan, 0.1, "eps"), (0.1, .nan, "delta"), (.infinity, 0.1, "eps"),
+        ]
+        for (eps, delta, name) in cases {
+            let error = #expect(throws: OfframpError.self) { try FixedSequenceTest.run(losses: losses, test: .binomial, eps: eps, delta: delta) }
+            #expect(error?.message.hasPrefix("\(name) ") == true && error?.message.contains("(0, 1)") == true, "\(String(describing: error))")
+        }
+        let empty = #expect(throws: OfframpError.self) { try FixedSequenceTest.run(losses: [[]], test: .binomial, eps: 0.1, delta: 0.1) }
+        #expect(empty?.message.contains("n = 0") == true)
+        let half = #expect(throws: OfframpError.self) { try FixedSequenceTest.run(losses: [[0.5] + losses[0]], test: .binomial, eps: 0.1, delta: 0.1) }
+        #expect(half?.message.contains("binomial") == true)
+        let unlabeled = #expect(throws: OfframpError.self) {
+            try CalibrationRisk.accuracy.exampleLosses(exit: [[1], [0, 1]], full: [[1], [1, 1]], gold: [[1], [2, -1]])
+        }
+        #expect(unlabeled?.message.contains("unlabeled") == true && unlabeled?.message.contains("example 2") == true)
+        #expect(unlabeled?.message.contains("1 of 3 calibration queries") == true)
+        try #expect(CalibrationRisk.consistency.exampleLosses(exit: [[1], [0, 1]], full: [[1], [1, 1]], gold: []) == [0, 0.5])
+        // Per word, averaged per sentence: words 1 and 3 are hurt, word 2 is fixed, which only the drop credits.
+        try #expect(CalibrationRisk.accuracy.exampleLosses(exit: [[0, 2, 1]], full: [[1, 1, 0]], gold: [[1, 2, 0]]) == [2.0 / 3])
+        try #expect(CalibrationRisk.accuracyDrop.exampleLosses(exit: [[0, 2, 1]], full: [[1, 1, 0]], gold: [[1, 2, 0]]) == [1.0 / 3])
     }
 }
