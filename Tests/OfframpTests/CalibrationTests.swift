@@ -4,8 +4,8 @@ import Testing
 
 /// Calibration with a guarantee (METHODS section 8): the binomial tail and
 /// the p-values against values computed by hand, fixed-sequence testing's
-/// walk, the guarantee's validity on synthetic losses of known risk, and
-/// bad input.
+/// walk, the guarantee's validity on synthetic losses of known risk, bad
+/// input, and one calibration of a real tiny model.
 @Suite struct CalibrationTests {
     // MARK: - Binomial tail
 
@@ -178,5 +178,66 @@ import Testing
         // Per word, averaged per sentence: words 1 and 3 are hurt, word 2 is fixed, which only the drop credits.
         try #expect(CalibrationRisk.accuracy.exampleLosses(exit: [[0, 2, 1]], full: [[1, 1, 0]], gold: [[1, 2, 0]]) == [2.0 / 3])
         try #expect(CalibrationRisk.accuracyDrop.exampleLosses(exit: [[0, 2, 1]], full: [[1, 1, 0]], gold: [[1, 2, 0]]) == [1.0 / 3])
+    }
+
+    // MARK: - A real tiny model
+
+    @Test func calibratesATrainedClassifier() throws {
+        let (model, examples, dir) = try TestModels.trainedClassifier()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let runner = try EarlyExitRunner(model: model)
+        // Given in no particular order; some never exit early on this model, some always do.
+        let candidates: [ExitPolicy] = [.confidence(0.6), .budget(layer: 1), .entropy(0.3), .budget(layer: 3),
+                                        .confidence(0.7), .budget(layer: 2), .confidence(0.8), .confidence(0.55)]
+        let report = try LearnThenTest.calibrate(runner: runner, examples: examples, candidates: candidates,
+                                                 eps: 0.3, delta: 0.1, batchSize: 8, date: "2025-01-01T00:00:00Z")
+        #expect(report.n == examples.count && report.test == .binomial)
+        let speedups = report.candidates.map(\.flopsSpeedup)
+        #expect(speedups == speedups.sorted(), "not safest first: \(speedups)")
+        let chosen = try #require(report.chosen)
+        let row = report.candidates[chosen]
+        #expect(row.test.passed && row.test.empiricalRisk <= 0.3 && row.test.pValue <= 0.1)
+        // Not only the settings that never exit early (they cost the heads, a speed-up below 1).
+        #expect(row.flopsSpeedup > 1 && report.stoppedAt == chosen + 1)
+        // Check the empirical risk against a run of its own.
+        let full = try runner.run(examples, policy: .full).results, exit = try runner.run(examples, policy: row.policy).results
+        let disagreements = zip(full, exit).filter { $0.label != $1.label }.count
+        #expect(row.test.empiricalRisk == Double(disagreements) / Double(examples.count))
+        let g = try #require(report.guarantee)
+        #expect(g.policy == report.policy.encoded && g.n == examples.count && g.risk == "consistency" && g.test == "binomial")
+        let json = try g.jsonValue()
+        #expect(json["p_value"]?.doubleValue == row.test.pValue && json["date"]?.stringValue == "2025-01-01T00:00:00Z")
+        #expect(try JSONDecoder().decode(CalibrationGuarantee.self, from: JSONEncoder().encode(g)) == g)
+
+        // At eps 0.05, 48 examples allow only settings with no disagreement at all.
+        let strict = try LearnThenTest.calibrate(runner: runner, examples: examples, candidates: [.budget(layer: 1)],
+                                                 eps: 0.05, delta: 0.1, date: "")
+        #expect(strict.chosen == nil && strict.policy == .full && strict.guarantee == nil && strict.stoppedAt == 0)
+        // Smaller eps: too few examples for anything, said before running the model.
+        let tiny = #expect(throws: OfframpError.self) {
+            try LearnThenTest.calibrate(runner: runner, examples: examples, candidates: candidates, eps: 0.001, delta: 0.1, date: "")
+        }
+        #expect(tiny?.message.contains("at least 2302") == true)
+        let unlabeled = examples.map { e in var e = e; e.labels = [-1]; return e }
+        let accuracy = #expect(throws: OfframpError.self) {
+            try LearnThenTest.calibrate(runner: runner, examples: unlabeled, candidates: candidates, risk: .accuracy, eps: 0.3, delta: 0.1, date: "")
+        }
+        #expect(accuracy?.message.contains("risk accuracy needs gold labels") == true)
+    }
+
+    /// Labeling: one loss per sentence (the fraction of its words hurt), tested by Hoeffding-Bentkus.
+    @Test func calibratesATaggerBySentence() throws {
+        let (model, sentences, dir) = try TestModels.trainedTagger()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let candidates: [ExitPolicy] = [.sentee(0.9, .confidence), .sentee(0.5, .entropy), .budget(layer: 2), .budget(layer: 3),
+                                        .sentee(0.8, .confidence), .sentee(0.95, .entropy)]
+        let report = try LearnThenTest.calibrate(runner: try EarlyExitRunner(model: model), examples: sentences,
+                                                 candidates: candidates, risk: .accuracy, eps: 0.3, delta: 0.1, date: "")
+        #expect(report.n == sentences.count && report.test == .hoeffdingBentkus)
+        for (j, c) in report.candidates.enumerated() {
+            #expect(c.test.passed == (j < (report.stoppedAt ?? report.candidates.count)))
+            #expect(c.test.empiricalRisk >= 0 && c.test.empiricalRisk <= 1)
+        }
+        if let c = report.chosen { #expect(report.candidates[c].test.empiricalRisk <= 0.3) }
     }
 }
