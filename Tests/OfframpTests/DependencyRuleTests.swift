@@ -14,7 +14,7 @@ import Testing
         "Model": 3,
         "Data": 4, "Elimination": 4, "Interop": 4,
         "Exits": 5,
-        "Training": 6,
+        "Training": 6, "Calibration": 6,
     ]
 
     static var sources: URL {

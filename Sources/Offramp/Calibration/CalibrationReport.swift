@@ -1,0 +1,65 @@
+import Foundation
+
+// MARK: - What a calibration found, and the guarantee to save
+
+/// One candidate policy as measured and tested on the calibration set.
+public struct CalibratedCandidate: Sendable, Equatable {
+    public let policy: ExitPolicy
+    public let flopsSpeedup: Double
+    public let averageExitLayer: Double
+    public let test: CandidateTest
+}
+
+/// The guarantee of a calibrated policy, as saved beside it in a model's
+/// config: with probability at least 1 - delta over the draw of the n
+/// calibration examples, the policy's risk on new examples from the same
+/// distribution is at most eps.
+public struct CalibrationGuarantee: Sendable, Equatable, Codable {
+    /// `CalibrationRisk.rawValue`.
+    public let risk: String
+    /// `RiskTest.Bound.rawValue`: how the p-value was computed.
+    public let test: String
+    public let eps: Double
+    public let delta: Double
+    public let n: Int
+    public let pValue: Double
+    public let empiricalRisk: Double
+    public let flopsSpeedup: Double
+    /// `ExitPolicy.encoded`.
+    public let policy: String
+    /// ISO-8601, as the caller gave it.
+    public let date: String
+
+    enum CodingKeys: String, CodingKey {
+        case risk, test, eps, delta, n, policy, date
+        case pValue = "p_value", empiricalRisk = "empirical_risk", flopsSpeedup = "flops_speedup"
+    }
+
+    /// The guarantee as a JSON object, to put into a config's "offramp" section.
+    public func jsonValue() throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(self))
+    }
+}
+
+/// The result of `LearnThenTest.calibrate`.
+public struct CalibrationReport: Sendable {
+    public let risk: CalibrationRisk
+    public let test: RiskTest
+    public let eps: Double
+    public let delta: Double
+    /// Calibration examples.
+    public let n: Int
+    /// In the order tested: safest first.
+    public let candidates: [CalibratedCandidate]
+    /// Index into `candidates` of the chosen policy; nil when none passed.
+    public let chosen: Int?
+    /// Index into `candidates` of the first failure, where testing stopped; nil when all passed.
+    public let stoppedAt: Int?
+    /// The smallest eps the data support at this delta (for the safest candidate); nil if none.
+    public let smallestEps: Double?
+    /// The chosen policy's guarantee; nil when none passed.
+    public let guarantee: CalibrationGuarantee?
+
+    /// The policy to use: the fastest certified one, else full depth.
+    public var policy: ExitPolicy { chosen.map { candidates[$0].policy } ?? .full }
+}
