@@ -65,7 +65,7 @@ public final class InferenceServer: Sendable {
 
     private func health() throws -> Response {
         let draining = isDraining
-        let body: [String: JSONValue] = [
+        var body: [String: JSONValue] = [
             "status": .string(draining ? "draining" : "ok"),
             "task": .string(model.settings.task.rawValue),
             "endpoint": .string(inferencePath),
@@ -74,6 +74,7 @@ public final class InferenceServer: Sendable {
             "policy": .string(served.defaultPolicy.encoded),
             "max_tokens": .number(Double(served.maxTokens)),
         ]
+        if let g = model.settings.guarantee, model.settings.policy == served.defaultPolicy.encoded { body["guarantee"] = g }
         return try json(.object(body), status: draining ? .serviceUnavailable : .ok)
     }
 

@@ -48,6 +48,10 @@ public struct ExitSettings: Codable, Sendable, Equatable {
     public var retention: [Int]?
     /// How those word-vectors are chosen (default: attention).
     public var extractSelection: ExtractSelection?
+    /// The statistical guarantee `offramp calibrate --delta` proved for
+    /// `policy` (risk, eps, delta, n, p-value, date; Calibration's
+    /// `CalibrationGuarantee` as JSON), or nil for a point estimate.
+    public var guarantee: JSONValue?
 
     public init(task: ExitTask, labels: [String], head: HeadKind = .linear, pooling: HeadPooling = .cls,
                 exits: [Int], trainingMode: String? = nil) {
@@ -62,6 +66,7 @@ public struct ExitSettings: Codable, Sendable, Equatable {
         case maxLength = "max_length"
         case policy, retention
         case extractSelection = "extract_selection"
+        case guarantee
     }
 
     /// Reads the section from a config's extra keys; nil when the config has none.

@@ -4,40 +4,106 @@ import Offramp
 
 // MARK: - offramp calibrate
 
+extension CalibrationRisk: ExpressibleByArgument {}
+
 struct CalibrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calibrate",
-        abstract: "Pick on dev the fastest policy setting within --max-drop points of full depth, report it on test, save it as the model's default (in its config.json).")
+        abstract: "Choose the model's default exit policy on calibration data and save it in its config.json.",
+        discussion: """
+        With --delta D (Learn-then-Test, docs/methods.md#calibration): the fastest setting whose risk is at most \
+        --max-drop points with probability at least 1 - D over the draw of the --dev examples; the guarantee is \
+        saved with the policy. --risk consistency needs no labels (any unlabeled texts work); accuracy bounds \
+        P(full depth right and the exit wrong); accuracy-drop bounds the accuracy drop itself (looser).
+        With --delta none (the default): the fastest setting whose dev accuracy is within --max-drop points of \
+        full depth, a point estimate with no guarantee.
+        """)
 
     @OptionGroup var checkpoint: ModelOptions
-    @Option var dev: String
+    @Option(help: "Calibration file (labeled, or unlabeled texts for --risk consistency).") var dev: String
     @Option var test: String?
-    @Option(help: "Largest drop allowed, in points (of accuracy; of entity F1 for BIO tags).") var maxDrop: Double = 1.0
+    @Option(help: "Largest drop allowed, in points (of accuracy; of entity F1 for BIO tags; with --delta, the bound on the risk).")
+    var maxDrop: Double = 1.0
+    @Option(help: "Learn-then-Test level delta in (0, 1), or none for the point estimate.") var delta: String = "none"
+    @Option(help: "With --delta: consistency, accuracy or accuracy-drop (default: accuracy when --dev is labeled, else consistency).")
+    var risk: CalibrationRisk?
     @Option(help: ArgumentHelp("Policies to try (\(defaultSweepPoliciesHelp)).")) var policies: String?
     @OptionGroup var batch: BatchOptions
 
     func run() throws {
-        guard maxDrop >= 0 else { throw ValidationError("--max-drop must be non-negative") }
+        guard maxDrop.isFinite, maxDrop >= 0 else { throw ValidationError("--max-drop must be a non-negative number") }
         let dir = checkpoint.directory
         let m = try checkpoint.load()
         let runner = try EarlyExitRunner(model: m)
-        let batchSize = batch.batchSize
-        let grid = ExitSweep.policies((policies ?? defaultSweepPolicies(m)).split(separator: ",").map(String.init), layers: m.layerCount)
+        let names = (policies ?? defaultSweepPolicies(m)).split(separator: ",").map(String.init)
+        let grid = ExitSweep.policies(names, layers: m.layerCount)
+        guard !grid.isEmpty else { throw ValidationError("--policies \(policies ?? ""): no known policy") }
+        var settings = m.settings
+        if delta == "none" {
+            settings.policy = try pointEstimate(runner, grid: grid).encoded
+            settings.guarantee = nil
+        } else {
+            guard let d = Double(delta) else { throw ValidationError("--delta must be a number in (0, 1) or none, got \(delta)") }
+            let (policy, guarantee) = try guaranteed(runner, grid: grid, delta: d)
+            settings.policy = policy.encoded
+            settings.guarantee = try guarantee?.jsonValue()
+        }
+        var config = try BertConfig.load(from: dir.appendingPathComponent("config.json"))
+        try settings.write(into: &config)
+        try config.save(to: dir.appendingPathComponent("config.json"))
+        print("saved \(settings.policy ?? "full") as the default policy in \(dir.appendingPathComponent("config.json").path)")
+    }
+
+    /// The fastest dev setting within --max-drop points of full depth (no guarantee).
+    private func pointEstimate(_ runner: EarlyExitRunner, grid: [ExitPolicy]) throws -> ExitPolicy {
+        let m = runner.model, batchSize = batch.batchSize
         let devPoints = try ExitSweep.run(runner, examples: try loadLabeled(dev, model: m, maxLength: nil), policies: grid, batchSize: batchSize)
         guard let best = ExitSweep.calibrate(devPoints, maxDrop: maxDrop) else { throw OfframpError("no setting found") }
         print(String(format: "dev: full %.2f; chosen %@ at %.2f (%.2fx FLOPs, %.2fx wall, exit layer %.2f)",
                      100 * devPoints[0].score, best.exitPolicy.description, 100 * best.score, best.flopsSpeedup, best.wallSpeedup, best.averageExitLayer))
-        if let test {
-            let testPoints = try ExitSweep.run(runner, examples: try loadLabeled(test, model: m, maxLength: nil), policies: [best.exitPolicy], batchSize: batchSize)
-            print(String(format: "test: full %.2f; %@ %.2f (%.2fx FLOPs, %.2fx wall, exit layer %.2f)", 100 * testPoints[0].score,
-                         best.exitPolicy.description, 100 * testPoints[1].score, testPoints[1].flopsSpeedup, testPoints[1].wallSpeedup,
-                         testPoints[1].averageExitLayer))
+        try report(on: test, best.exitPolicy)
+        return best.exitPolicy
+    }
+
+    /// Learn-then-Test on --dev: the fastest setting whose risk is at most
+    /// --max-drop points with probability 1 - delta, and its guarantee.
+    private func guaranteed(_ runner: EarlyExitRunner, grid: [ExitPolicy], delta: Double) throws -> (ExitPolicy, CalibrationGuarantee?) {
+        let m = runner.model
+        let examples = try loadExamples(dev, task: m.settings.task, labels: LabelSet(m.labels), tokenizer: m.tokenizer,
+                                        maxLength: m.settings.maxLength ?? 128, requireLabels: false)
+        let labeled = examples.allSatisfy { $0.labels.allSatisfy { $0 >= 0 } }
+        let risk = self.risk ?? (labeled ? .accuracy : .consistency)
+        if risk.needsLabels && !labeled {
+            throw ValidationError("--risk \(risk.rawValue) needs labels, and \(dev) has unlabeled examples (use --risk consistency)")
         }
-        var config = try BertConfig.load(from: dir.appendingPathComponent("config.json"))
-        var settings = m.settings
-        settings.policy = best.exitPolicy.encoded
-        try settings.write(into: &config)
-        try config.save(to: dir.appendingPathComponent("config.json"))
-        print("saved \(best.exitPolicy.encoded) as the default policy in \(dir.appendingPathComponent("config.json").path)")
+        let date = ISO8601DateFormatter().string(from: Date())
+        let r = try LearnThenTest.calibrate(runner: runner, examples: examples, candidates: grid, risk: risk, eps: maxDrop / 100,
+                                            delta: delta, batchSize: batch.batchSize, date: date, log: printError)
+        print("candidate                      FLOPs  exit layer   risk    p-value  passed")
+        for (i, c) in r.candidates.enumerated() {
+            let mark = i == r.chosen ? "  <- chosen" : (i == r.stoppedAt ? "  <- first failure: the walk stops" : "")
+            print(String(format: "%-28@ %6.2fx %8.2f %9.4f %10.3g  %@%@", c.policy.description, c.flopsSpeedup, c.averageExitLayer,
+                         c.test.empiricalRisk, c.test.pValue, c.test.passed ? "yes" : "no", mark))
+        }
+        if let smallest = r.smallestEps {
+            print(String(format: "smallest bound these %d examples support at delta %g: %.2f points", r.n, delta, 100 * smallest))
+        }
+        guard let g = r.guarantee else {
+            print("no setting passed: full depth stays the default (more calibration data or a larger --max-drop would help)")
+            return (.full, nil)
+        }
+        print("guarantee: \(g.summary)")
+        try report(on: test, r.policy)
+        return (r.policy, g)
+    }
+
+    /// Accuracy of the chosen policy against full depth on --test, when given.
+    private func report(on test: String?, _ policy: ExitPolicy) throws {
+        guard let test else { return }
+        let runner = try EarlyExitRunner(model: checkpoint.load())
+        let points = try ExitSweep.run(runner, examples: try loadLabeled(test, model: runner.model, maxLength: nil), policies: [policy],
+                                       batchSize: batch.batchSize)
+        print(String(format: "test: full %.2f; %@ %.2f (%.2fx FLOPs, %.2fx wall, exit layer %.2f)", 100 * points[0].score,
+                     policy.description, 100 * points[1].score, points[1].flopsSpeedup, points[1].wallSpeedup, points[1].averageExitLayer))
     }
 }

@@ -26,6 +26,11 @@ struct InfoCommand: ParsableCommand {
         let encoderParams = BertEncoder.parameterSpecs(config).reduce(0) { $0 + $1.shape.reduce(1, *) }
         print("encoder    \(encoderParams) parameters expected from config.json")
         print("BLAS       OpenBLAS \(BLASKernels.coreName) kernels, \(Threads.count) threads")
+        if let settings = try ExitSettings.read(from: config, file: dir.appendingPathComponent("config.json").path) {
+            print("exits      \(settings.task.rawValue), \(settings.head.rawValue) heads after layers \(settings.exits.map(String.init).joined(separator: ","))")
+            if let policy = settings.policy { print("policy     \(policy)") }
+            if let g = settings.guarantee { print("guarantee  \(try CalibrationGuarantee(json: g).summary)") }
+        }
         if tensors {
             for name in file.names {
                 let t = file.tensors[name]!
