@@ -35,4 +35,4 @@ for name in minilm e5; do
   "$BIN" sweep --model "$OUT/$name" --data "$D/test.tsv" --batch-size 32 --policies entropy --thresholds 0.97,0.98,0.99,0.995 \
     --json --plot "$OUT/$name-more.svg" 2> /dev/null > "$OUT/$name-more.jsonl"
 done
-python3 bench/summarize_e5.py "$OUT" | tee "$OUT/summary.md"
+OFFRAMP_BIN="$BIN" python3 bench/summarize_e5.py "$OUT" | tee "$OUT/summary.md"

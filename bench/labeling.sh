@@ -35,4 +35,4 @@ for corpus in wsj-pos wnut16; do
     done
   done
 done
-python3 bench/summarize_sweeps.py "$OUT" | tee "$OUT/summary.md"
+OFFRAMP_BIN="$BIN" python3 bench/summarize_sweeps.py "$OUT" | tee "$OUT/summary.md"

@@ -44,4 +44,4 @@ for selection in head random; do
   "$BIN" sweep --model "$OUT/retrain-$MIDDLE-$selection" --data "$D/test.tsv" --policies confidence --thresholds 0.99 --json \
     --plot "$OUT/retrain-$MIDDLE-$selection.svg" 2> /dev/null > "$OUT/retrain-$MIDDLE-$selection.jsonl"
 done
-python3 bench/summarize_power.py "$OUT" | tee "$OUT/summary.md"
+OFFRAMP_BIN="$BIN" python3 bench/summarize_power.py "$OUT" | tee "$OUT/summary.md"

@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from svgplot import front, svg
+from plot import svg, xy
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/e5")
 models = {"MiniLM-L6 (6 layers)": "minilm", "multilingual e5-small (12 layers)": "e5"}
@@ -50,8 +50,8 @@ for label, points in runs.items():
         cells.append(f"{max(ok):.2f}" if ok else "-")
     print(f"| {label} | {full['score']:.2f} | " + " | ".join(cells) + " |")
 
-curves = {label: front([p for p in points if p["policy"] in ("entropy", "confidence", "full")]) for label, points in runs.items()}
+curves = {label: xy([p for p in points if p["policy"] in ("entropy", "confidence", "full")]) for label, points in runs.items()}
 path = out / "mr-e5-vs-minilm.svg"
 svg("MR test: accuracy vs FLOPs speed-up (joint, mean-pooled linear exits, batch 32)", curves, path,
-    "speed-up in FLOPs against the model's full depth (best accuracy at this speed-up or more)")
+    "speed-up in FLOPs against the model's full depth (best accuracy at this speed-up or more)", "accuracy (%)")
 print(f"\nplot: {path}")

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from svgplot import front, svg
+from plot import svg, xy
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/power")
 
@@ -46,14 +46,14 @@ print("|---|---|---:|---:|---:|---:|")
 print(row("base, early exit alone", best([p for p in base if p["policy"] != "full"])))
 lambdas = sorted((f.stem[len("retrain-"):] for f in out.glob("retrain-*.jsonl")
                   if not f.stem.endswith(("-head", "-random"))), key=float)
-curves, markers = {"early exit alone (base)": front([p for p in base], key="wall_speedup")}, {}
+curves, markers = {"early exit alone (base)": xy(base, key="wall_speedup")}, {}
 for lam in lambdas:
     ps = load(f"retrain-{lam}")
     power = next(p for p in ps if p["policy"] == "power")
     print(row(f"λ={lam}: elimination alone ({config(f'retrain-{lam}')})", power))
     print(row(f"λ={lam}: elimination + early exit", best([p for p in ps if p["policy"] not in ("full", "power")])))
     markers[f"elimination alone, λ={lam}"] = [(power["wall_speedup"], power["score"])]
-    curves[f"elimination + early exit, λ={lam}"] = front([p for p in ps if p["policy"] != "full"], key="wall_speedup")
+    curves[f"elimination + early exit, λ={lam}"] = xy([p for p in ps if p["policy"] != "full"], key="wall_speedup")
 
 middle = next((lam for lam in lambdas if (out / f"retrain-{lam}-head.jsonl").exists()), None)
 if middle:
@@ -66,5 +66,6 @@ if middle:
 
 path = out / "mr-power.svg"
 svg("MR test: accuracy vs wall-clock speed-up (MiniLM-L6, batch 32)", curves, path,
-    "speed-up in wall-clock time (best accuracy at this speed-up or more)", markers, hline=(full - 1, "base - 1 point"))
+    "speed-up in wall-clock time (best accuracy at this speed-up or more)", "accuracy (%)", markers,
+    hline=(full - 1, "base - 1 point"))
 print(f"\nplot: {path}")

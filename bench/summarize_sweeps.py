@@ -13,7 +13,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from svgplot import front, svg
+from plot import svg, xy
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/labeling")
 runs = defaultdict(dict)  # (corpus, set) -> model -> points
@@ -60,9 +60,9 @@ for (corpus, dataset), models in sorted(runs.items()):
     metric = "F1" if "f1" in next(iter(models.values()))[0] else "accuracy"
     names = {"joint": "joint (10 epochs)", "then-joint": "+5 epochs joint", "then-tokee-random": "+5 epochs tokee-random",
              "then-tokee-self": "+5 epochs tokee-self"}
-    curves = {f"TOKEE, {names.get(m, m)}": front([p for p in ps if p["policy"] in ("tokee", "full")]) for m, ps in models.items()}
-    curves["SENTEE, joint (10 epochs)"] = front([p for p in models["joint"] if p["policy"] in ("sentee", "full")])
+    curves = {f"TOKEE, {names.get(m, m)}": xy([p for p in ps if p["policy"] in ("tokee", "full")]) for m, ps in models.items()}
+    curves["SENTEE, joint (10 epochs)"] = xy([p for p in models["joint"] if p["policy"] in ("sentee", "full")])
     path = out / f"{corpus}-{dataset}-tokee-fronts.svg"
     svg(f"{corpus} {dataset}: {metric} vs FLOPs speed-up (MiniLM-L6, batch 32)", curves, path,
-        "speed-up in FLOPs (best score at this speed-up or more)")
+        "speed-up in FLOPs (best score at this speed-up or more)", f"{metric} (%)")
     print(f"\nplot: {path}")
