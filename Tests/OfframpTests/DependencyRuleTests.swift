@@ -10,8 +10,8 @@ import Testing
     static let levels: [String: Int] = [
         "Support": 0,
         "Tensor": 1,
-        "Checkpoint": 2, "Tokenizer": 2, "Metrics": 2, "Reporting": 2,
-        "Model": 3,
+        "Checkpoint": 2, "Tokenizer": 2, "Metrics": 2,
+        "Model": 3, "Reporting": 3,
         "Data": 4, "Elimination": 4, "Interop": 4,
         "Exits": 5,
         "Training": 6, "Calibration": 6,

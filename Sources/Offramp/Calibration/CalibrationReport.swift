@@ -35,11 +35,6 @@ public struct CalibrationGuarantee: Sendable, Equatable, Codable {
         case pValue = "p_value", empiricalRisk = "empirical_risk", flopsSpeedup = "flops_speedup"
     }
 
-    /// Reads a guarantee saved in a config's "offramp" section.
-    public init(json: JSONValue) throws {
-        self = try JSONDecoder().decode(Self.self, from: JSONEncoder().encode(json))
-    }
-
     /// One line for people: "accuracy <= 1% with probability 0.95 (n = 1057, p = 0.012, 2026-12-01)".
     public var summary: String {
         String(format: "%@ risk <= %g with probability %g (n = %d, p = %.3g, empirical %.4f, %.2fx FLOPs, %@)",
@@ -49,6 +44,14 @@ public struct CalibrationGuarantee: Sendable, Equatable, Codable {
     /// The guarantee as a JSON object, to put into a config's "offramp" section.
     public func jsonValue() throws -> JSONValue {
         try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(self))
+    }
+}
+
+extension CalibrationGuarantee {
+    /// Reads a guarantee saved in a config's "offramp" section (an extension,
+    /// so the memberwise initializer stays).
+    public init(json: JSONValue) throws {
+        self = try JSONDecoder().decode(Self.self, from: JSONEncoder().encode(json))
     }
 }
 
