@@ -82,7 +82,8 @@ struct CalibrateCommand: ParsableCommand {
         print("candidate                      FLOPs  exit layer   risk    p-value  passed")
         for (i, c) in r.candidates.enumerated() {
             let mark = i == r.chosen ? "  <- chosen" : (i == r.stoppedAt ? "  <- first failure: the walk stops" : "")
-            print(String(format: "%-28@ %6.2fx %8.2f %9.4f %10.3g  %@%@", c.policy.description, c.flopsSpeedup, c.averageExitLayer,
+            let name = c.policy.description.padding(toLength: max(28, c.policy.description.count), withPad: " ", startingAt: 0)
+            print(String(format: "%@ %6.2fx %8.2f %9.4f %10.3g  %@%@", name, c.flopsSpeedup, c.averageExitLayer,
                          c.test.empiricalRisk, c.test.pValue, c.test.passed ? "yes" : "no", mark))
         }
         if let smallest = r.smallestEps {
