@@ -2,7 +2,7 @@ import Foundation
 import Offramp
 import Testing
 
-/// Calibration with a guarantee (METHODS section 8): the binomial tail and
+/// Calibration with a guarantee (docs/methods.md#calibration): the binomial tail and
 /// the p-values against values computed by hand, fixed-sequence testing's
 /// walk, the guarantee's validity on synthetic losses of known risk, bad
 /// input, and one calibration of a real tiny model.
@@ -208,6 +208,18 @@ import Testing
         let json = try g.jsonValue()
         #expect(json["p_value"]?.doubleValue == row.test.pValue && json["date"]?.stringValue == "2025-01-01T00:00:00Z")
         #expect(try JSONDecoder().decode(CalibrationGuarantee.self, from: JSONEncoder().encode(g)) == g)
+        // Saved with the policy in config.json (as `offramp calibrate --delta` does) and read back by
+        // `offramp info` and the server's /health.
+        var settings = model.settings
+        settings.policy = g.policy
+        settings.guarantee = json
+        var config = model.config
+        try settings.write(into: &config)
+        let configURL = dir.appendingPathComponent("guaranteed-config.json")
+        try config.save(to: configURL)
+        let reread = try #require(try ExitSettings.read(from: try BertConfig.load(from: configURL), file: configURL.path))
+        #expect(try CalibrationGuarantee(json: #require(reread.guarantee)) == g && reread.policy == g.policy)
+        #expect(g.summary.contains("consistency risk <= 0.3 with probability 0.9"))
 
         // At eps 0.05, 48 examples allow only settings with no disagreement at all.
         let strict = try LearnThenTest.calibrate(runner: runner, examples: examples, candidates: [.budget(layer: 1)],

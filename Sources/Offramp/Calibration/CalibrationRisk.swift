@@ -1,6 +1,6 @@
 import Foundation
 
-// MARK: - What a guarantee bounds: the risks (METHODS section 8)
+// MARK: - What a guarantee bounds: the risks (docs/methods.md#calibration)
 
 /// The risk R(setting) a calibration keeps below eps, from per-query
 /// outcomes: the exit's prediction, full depth's, and the gold label.

@@ -1,6 +1,6 @@
 import Foundation
 
-// MARK: - Learn-then-Test by fixed-sequence testing (METHODS section 8)
+// MARK: - Learn-then-Test by fixed-sequence testing (docs/methods.md#calibration)
 
 /// One candidate setting's test.
 public struct CandidateTest: Sendable, Equatable {

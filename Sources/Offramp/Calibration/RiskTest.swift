@@ -1,6 +1,6 @@
 import Foundation
 
-// MARK: - Valid p-values for "the risk is above eps" (METHODS section 8)
+// MARK: - Valid p-values for "the risk is above eps" (docs/methods.md#calibration)
 
 /// How n per-query losses become a p-value for the null hypothesis
 /// H0: "the mean loss (the risk) is above eps". Under H0 the p-value is at

@@ -43,7 +43,10 @@ struct CalibrateCommand: ParsableCommand {
             settings.policy = try pointEstimate(runner, grid: grid).encoded
             settings.guarantee = nil
         } else {
-            guard let d = Double(delta) else { throw ValidationError("--delta must be a number in (0, 1) or none, got \(delta)") }
+            guard let d = Double(delta), d > 0, d < 1 else { throw ValidationError("--delta must be a number in (0, 1) or none, got \(delta)") }
+            guard maxDrop > 0, maxDrop < 100 else {
+                throw ValidationError("--max-drop with --delta is the bound on the risk in points and must be in (0, 100), got \(maxDrop)")
+            }
             let (policy, guarantee) = try guaranteed(runner, grid: grid, delta: d)
             settings.policy = policy.encoded
             settings.guarantee = try guarantee?.jsonValue()
