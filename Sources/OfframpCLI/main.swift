@@ -10,7 +10,22 @@ if let coreType = BLASKernels.preferredCoreType() {
     execv("/proc/self/exe", CommandLine.unsafeArgv)
     // execv returns only on failure: carry on with the kernels we have.
 }
+
 // The async entry point explicitly: from top-level code Swift picks
 // ParsableCommand's synchronous main, which never calls an async run().
-func runCommand<C: AsyncParsableCommand>(_ command: C.Type) async { await command.main(nil) }
+// It is ArgumentParser's own main but for the exit status: a command line
+// that cannot run as given exits 2 (ArgumentParser's parse and validation
+// errors would exit 64, EX_USAGE), bad data (a file, a field) exits 1
+// (docs/cli.md#exit-status).
+func runCommand<C: AsyncParsableCommand>(_ command: C.Type) async -> Never {
+    do {
+        var parsed = try command.parseAsRoot(nil)
+        if var asyncCommand = parsed as? AsyncParsableCommand { try await asyncCommand.run() } else { try parsed.run() }
+        exit(0)
+    } catch {
+        guard isUsageError(error, exitCode: command.exitCode(for: error)) else { command.exit(withError: error) }
+        printError(command.fullMessage(for: error))
+        exit(usageExitStatus)
+    }
+}
 await runCommand(OfframpCommand.self)

@@ -24,7 +24,7 @@ struct ExitPolicyKindTests {
             #expect(try ExitPolicy(encoded: c.encoded, layers: 6) == c.policy)
         }
         // A setting missing from a saved string is an error naming it.
-        #expect(throws: OfframpError("policy tokee needs --threshold T")) { try ExitPolicy(encoded: "tokee:2", layers: 6) }
+        #expect(throws: OfframpError("policy tokee needs threshold T")) { try ExitPolicy(encoded: "tokee:2", layers: 6) }
     }
 
     @Test func tasksAndDefaultSweepsComeFromTheTable() {

@@ -19,7 +19,7 @@ public enum MovieReviews {
             guard fields.count == 3 else {
                 throw OfframpError("\(url.path):\(number): expected id<TAB>rating<TAB>text, found \(fields.count) field(s)")
             }
-            guard let rating = Double(fields[1]) else {
+            guard let rating = Double(fields[1]), rating.isFinite else {
                 throw OfframpError("\(url.path):\(number): rating \"\(fields[1])\" is not a number")
             }
             return MovieReview(id: String(fields[0]), rating: rating, text: String(fields[2]))

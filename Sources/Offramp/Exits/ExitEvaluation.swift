@@ -33,6 +33,7 @@ extension MultiExitModel {
                                 retention: WordVectorRetention = .saved) throws -> [[[Int]]] {
         var out = [[[Int]]](repeating: [], count: heads.count)
         let n = labels.count
+        guard batchSize > 0 else { throw OfframpError("the batch size must be positive, got \(batchSize)") }
         for start in stride(from: 0, to: examples.count, by: batchSize) {
             let chunk = Array(examples[start ..< min(start + batchSize, examples.count)])
             let logits = try allExitLogits(ExampleBatch(chunk), retention: retention)

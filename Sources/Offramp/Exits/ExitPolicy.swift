@@ -96,8 +96,18 @@ extension ExitPolicy {
         let kind = try Self.kind(named: name)
         // Extra numbers are ignored, missing ones are errors naming the setting.
         let given = Dictionary(uniqueKeysWithValues: zip(kind.settings, nums.map { $0! }))
-        self = try kind.policy(threshold: given[.threshold], patience: given[.patience].map { Int($0) },
-                               layer: given[.layer].map { Int($0) }, window: given[.window].map { Int($0) }, layers: layers)
+        // A whole-number setting read from a file may be anything ("budget:1e300",
+        // "patience:inf"): Int(Double) would trap, so it must be exactly an Int
+        // of a sane size (the range checks of `policy` then say which sizes).
+        func whole(_ setting: Setting) throws -> Int? {
+            guard let d = given[setting] else { return nil }
+            guard let i = Int(exactly: d), abs(i) < 1 << 30 else {
+                throw OfframpError("policy \"\(encoded)\": \(setting.rawValue) must be a whole number, got \(d)")
+            }
+            return i
+        }
+        self = try kind.policy(threshold: given[.threshold], patience: try whole(.patience),
+                               layer: try whole(.layer), window: try whole(.window), layers: layers, optionPrefix: "")
     }
 }
 

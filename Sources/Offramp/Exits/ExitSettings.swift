@@ -76,6 +76,9 @@ public struct ExitSettings: Codable, Sendable, Equatable {
             let data = try JSONEncoder().encode(value)
             let s = try JSONDecoder().decode(ExitSettings.self, from: data)
             try s.validate(layers: config.numHiddenLayers, file: file)
+            if let m = s.maxLength, m > config.maxPositionEmbeddings {
+                throw OfframpError("\(file): offramp.max_length \(m) is more than max_position_embeddings = \(config.maxPositionEmbeddings)")
+            }
             return s
         } catch let e as OfframpError {
             throw e
@@ -98,6 +101,21 @@ public struct ExitSettings: Codable, Sendable, Equatable {
         }
         guard fastbertWidth > 0, fastbertHeads > 0, fastbertWidth % fastbertHeads == 0 else {
             throw OfframpError("\(file): fastbert_width must be a positive multiple of fastbert_heads")
+        }
+        if let maxLength, maxLength < 2 {
+            throw OfframpError("\(file): offramp.max_length must be at least 2 ([CLS] and [SEP]), got \(maxLength)")
+        }
+        // The policy is checked here, at load, so that predict, serve and
+        // AdaptiveClassifier meet a clear error naming the file, not a bad
+        // policy in the middle of a run.
+        if let policy {
+            let parsed: ExitPolicy
+            do { parsed = try ExitPolicy(encoded: policy, layers: layers) } catch let e as OfframpError {
+                throw OfframpError("\(file): offramp.policy: \(e.message)")
+            }
+            guard parsed.kind.applies(to: task) else {
+                throw OfframpError("\(file): offramp.policy \"\(policy)\" does not apply to a \(task.rawValue) model")
+            }
         }
         if let retention {
             do { _ = try Retention(retention, layers: layers) } catch let e as OfframpError { throw OfframpError("\(file): offramp.retention: \(e.message)") }

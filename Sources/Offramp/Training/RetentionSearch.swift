@@ -43,6 +43,7 @@ public final class RetentionParameters: EliminationPlan, @unchecked Sendable {
     /// l_j = ceil(mass(r_j)), at least 1, forced non-increasing across layers.
     public func retention() throws -> Retention {
         var lengths: [Int] = []
+        guard masses.allSatisfy(\.isFinite) else { throw OfframpError("the retention masses are not finite: the search diverged (a lower learning rate may help)") }
         for m in masses { lengths.append(min(max(1, Int(m.rounded(.up))), lengths.last ?? Int.max)) }
         return try Retention(lengths, layers: layers, selection: selection)
     }

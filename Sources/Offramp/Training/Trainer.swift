@@ -79,6 +79,30 @@ public struct TrainingOptions: Sendable {
     public var showProgress = true
 
     public init() {}
+
+    /// Throws unless every setting is a finite number in its range: a NaN
+    /// learning rate would train NaN weights without a word, a NaN or huge
+    /// warm-up fraction would trap converting steps to Int.
+    public func validate() throws {
+        func check(_ ok: Bool, _ message: String) throws { if !ok { throw OfframpError(message) } }
+        func rate(_ x: Float) -> Bool { x.isFinite && x > 0 && x <= 1 }
+        try check(epochs >= 1 && (secondStageEpochs ?? 1) >= 1, "epochs must be at least 1")
+        try check(batchSize >= 1, "the batch size must be at least 1, got \(batchSize)")
+        try check(rate(learningRate), "the learning rate must be in (0, 1], got \(learningRate)")
+        try check(headLearningRate.map(rate) ?? true, "the heads' learning rate must be in (0, 1], got \(headLearningRate ?? 0)")
+        try check(distillLearningRateFactor.isFinite && distillLearningRateFactor > 0, "the distillation learning-rate factor must be positive")
+        try check(warmupFraction.isFinite && (0...1).contains(warmupFraction), "the warm-up fraction must be in [0, 1], got \(warmupFraction)")
+        try check(weightDecay.isFinite && (0...1).contains(weightDecay), "the weight decay must be in [0, 1], got \(weightDecay)")
+        try check(maxGradNorm.isFinite && maxGradNorm >= 0, "the gradient-norm limit must be 0 (off) or positive, got \(maxGradNorm)")
+        try check(!sampleWindows.isEmpty && sampleWindows.allSatisfy { $0 >= 0 }, "TOKEE sample windows must be 0 or more")
+        try check(!sampleThresholds.isEmpty && sampleThresholds.allSatisfy { (0...1).contains($0) }, "TOKEE sample thresholds must be in [0, 1]")
+        try check((0...1).contains(sandwichAggressive) && (0...1).contains(sandwichFull), "the sandwich fractions must be in [0, 1]")
+        if case .search(let lambda, _, let lr, let length) = wordVectors {
+            try check(lambda.isFinite && lambda >= 0, "λ must be a non-negative number, got \(lambda)")
+            try check(rate(lr), "the retention learning rate must be in (0, 1], got \(lr)")
+            try check(length >= 2, "the retention parameters' length must be at least 2")
+        }
+    }
 }
 
 /// PoWER-BERT's training steps 2 and 3 (docs/methods.md#power-training).
@@ -271,6 +295,7 @@ public final class Trainer: @unchecked Sendable {
     public func run(train: [EncodedExample], dev: [EncodedExample], out: URL, resume: Bool = false,
                     log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws {
         guard !train.isEmpty else { throw OfframpError("no training examples") }
+        try options.validate()
         if options.wordVectors != nil {
             guard model.settings.task == .classify else { throw OfframpError("PoWER-BERT eliminates word-vectors of classification models (--task classify)") }
             guard options.mode == .joint || options.mode == .finetune else {
@@ -311,6 +336,10 @@ public final class Trainer: @unchecked Sendable {
                                             hiddenDropout: dropout.0, attentionDropout: dropout.1)
                     let halting = stage == .tokee ? try haltingLayers(examples, step: globalStep) : nil
                     let loss = try lossAndGradients(batch, stage: stage, pass: pass, haltingLayers: halting)
+                    // Diverged: saving would overwrite a good checkpoint with NaN weights.
+                    guard loss.isFinite else {
+                        throw OfframpError("step \(globalStep + 1): the loss is \(loss); training diverged (a lower learning rate may help); the last checkpoint is left as it was")
+                    }
                     clipGradientNorm(grads, entries: clipEntries, maxNorm: options.maxGradNorm)
                     let stageStep = epochsDone * stepsPerEpoch + b
                     optimizer.update(store: model.store, grads: grads, entries: entries,
@@ -410,7 +439,7 @@ public final class Trainer: @unchecked Sendable {
     }
 
     static func clock(_ seconds: Double) -> String {
-        let s = Int(seconds.isFinite ? seconds : 0)
+        let s = Int(seconds.isFinite ? min(max(seconds, 0), 1e9) : 0)
         return String(format: "%d:%02d", s / 60, s % 60)
     }
 

@@ -20,11 +20,17 @@ struct BenchEncodeCommand: ParsableCommand {
     @Option(help: "JSON lines of bench/peers.py (ONNX Runtime, PyTorch) measured just before: adds their columns and the ratios.")
     var peers: String?
 
+    static let all = ["b1-L16", "b1-L64", "b1-L128", "b32-L16", "b32-L64", "b32-L128", "mr-b32", "base-b32-L128"]
+
+    func validate() throws {
+        try requireNumber(seconds, "--seconds", "in (0, 600]") { $0 > 0 && $0 <= 600 }
+        for c in chosen where !Self.all.contains(c) { throw ValidationError("--cases: unknown case \(c); known: \(Self.all.joined(separator: ","))") }
+    }
+
+    var chosen: [String] { cases.map { $0.split(separator: ",").map(String.init) } ?? Self.all }
+
     func run() throws {
         let peerRates = try peers.map { try Self.readPeers($0) } ?? [:]
-        let all = ["b1-L16", "b1-L64", "b1-L128", "b32-L16", "b32-L64", "b32-L128", "mr-b32", "base-b32-L128"]
-        let chosen = cases.map { $0.split(separator: ",").map(String.init) } ?? all
-        for c in chosen where !all.contains(c) { throw ValidationError("unknown case \(c); known: \(all.joined(separator: ","))") }
         let text = try TextEncoder.load(directory: encoderModel.directory)
         var rows: [BenchRow] = []
         for c in chosen {

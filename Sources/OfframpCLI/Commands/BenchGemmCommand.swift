@@ -13,13 +13,18 @@ struct BenchGemmCommand: ParsableCommand {
     @Option(help: "Seconds per measurement.") var seconds: Double = 0.3
     @Option(help: "Row counts (comma-separated).") var rows: String = "1,4,8,16,32,48,64,96,128"
 
+    func validate() throws {
+        try requireNumber(seconds, "--seconds", "in (0, 600]") { $0 > 0 && $0 <= 600 }
+        _ = try rowCounts
+    }
+
+    /// --rows, each checked.
+    var rowCounts: [Int] { get throws { try parseList(rows, option: "--rows", valid: { (1...4096).contains($0) }, range: "a row count in 1...4096") } }
+
     func run() throws {
         guard smallMatmulAvailable else { throw OfframpError("this CPU has no AVX-512: only OpenBLAS runs here") }
         let shapes = [(384, 1152), (384, 384), (384, 1536), (1536, 384)]  // (in, out): QKV, output, FFN up, FFN down
-        let ms = try rows.split(separator: ",").map { s -> Int in
-            guard let m = Int(s), m > 0 else { throw ValidationError("--rows: \(s) is not a positive count") }
-            return m
-        }
+        let ms = try rowCounts
         print("| rows | " + shapes.map { "\($0.0)→\($0.1) BLAS | small" }.joined(separator: " | ") + " |")
         print("|---:|" + shapes.map { _ in "---:|---:" }.joined(separator: "|") + "|")
         for m in ms {

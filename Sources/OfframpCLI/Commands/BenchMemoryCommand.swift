@@ -15,6 +15,11 @@ struct BenchMemoryCommand: ParsableCommand {
     @Option var batch: Int = 32
     @Option var length: Int = 128
 
+    func validate() throws {
+        try requireCount(batch, "--batch", in: 1...4096)
+        try requireCount(length, "--length", in: 2...(1 << 16))
+    }
+
     func run() throws {
         let before = peakResidentBytes()
         let encoder = try BertEncoder.load(directory: encoderModel.directory)

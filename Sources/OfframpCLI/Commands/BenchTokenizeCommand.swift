@@ -14,10 +14,12 @@ struct BenchTokenizeCommand: ParsableCommand {
     @Option(help: "Texts: a classification file (.tsv/.csv/.jsonl/.txt).") var data: String
     @Option(help: "Passes over the file (the median is reported).") var passes = 5
 
+    func validate() throws { try requireCount(passes, "--passes", in: 1...1000) }
+
     func run() throws {
         let tokenizer = try Tokenizers.load(directory: URL(fileURLWithPath: model))
         let texts = try ClassificationData.load(URL(fileURLWithPath: data), requireLabels: false).map(\.text)
-        guard !texts.isEmpty, passes > 0 else { throw OfframpError("\(data): no texts (or --passes < 1)") }
+        guard !texts.isEmpty else { throw OfframpError("\(data): no texts") }
         var times: [Double] = [], tokens = 0
         for _ in 0..<passes {
             let start = Date()

@@ -30,26 +30,38 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Policies to try (\(defaultSweepPoliciesHelp)).")) var policies: String?
     @OptionGroup var batch: BatchOptions
 
+    /// --delta as a number; nil: none (the point estimate).
+    var level: Double? {
+        get throws {
+            if delta == "none" { return nil }
+            guard let d = Double(delta), d > 0, d < 1 else { throw ValidationError("--delta must be a number in (0, 1) or none, got \(delta)") }
+            return d
+        }
+    }
+
+    func validate() throws {
+        try requireNumber(maxDrop, "--max-drop", "in [0, 100] (points)") { (0...100).contains($0) }
+        if try level == nil {
+            try requireAbsent(risk, "--risk", "applies with --delta only (the point estimate compares accuracy)")
+        } else {
+            try require(maxDrop > 0 && maxDrop < 100,
+                        "--max-drop with --delta is the bound on the risk in points and must be in (0, 100), got \(maxDrop)")
+        }
+    }
+
     func run() throws {
-        guard maxDrop.isFinite, maxDrop >= 0 else { throw ValidationError("--max-drop must be a non-negative number") }
         let dir = checkpoint.directory
         let m = try checkpoint.load()
         let runner = try EarlyExitRunner(model: m)
-        let names = (policies ?? defaultSweepPolicies(m)).split(separator: ",").map(String.init)
-        let grid = ExitSweep.policies(names, layers: m.layerCount)
-        guard !grid.isEmpty else { throw ValidationError("--policies \(policies ?? ""): no known policy") }
+        let grid = ExitSweep.policies(try sweepPolicyKinds(policies, for: m).map(\.name), layers: m.layerCount)
         var settings = m.settings
-        if delta == "none" {
-            settings.policy = try pointEstimate(runner, grid: grid).encoded
-            settings.guarantee = nil
-        } else {
-            guard let d = Double(delta), d > 0, d < 1 else { throw ValidationError("--delta must be a number in (0, 1) or none, got \(delta)") }
-            guard maxDrop > 0, maxDrop < 100 else {
-                throw ValidationError("--max-drop with --delta is the bound on the risk in points and must be in (0, 100), got \(maxDrop)")
-            }
+        if let d = try level {
             let (policy, guarantee) = try guaranteed(runner, grid: grid, delta: d)
             settings.policy = policy.encoded
             settings.guarantee = try guarantee?.jsonValue()
+        } else {
+            settings.policy = try pointEstimate(runner, grid: grid).encoded
+            settings.guarantee = nil
         }
         var config = try BertConfig.load(from: dir.appendingPathComponent("config.json"))
         try settings.write(into: &config)
@@ -77,7 +89,7 @@ struct CalibrateCommand: ParsableCommand {
         let labeled = examples.allSatisfy { $0.labels.allSatisfy { $0 >= 0 } }
         let risk = self.risk ?? (labeled ? .accuracy : .consistency)
         if risk.needsLabels && !labeled {
-            throw ValidationError("--risk \(risk.rawValue) needs labels, and \(dev) has unlabeled examples (use --risk consistency)")
+            throw UsageError("--risk \(risk.rawValue) needs labels, and \(dev) has unlabeled examples (use --risk consistency)")
         }
         let date = ISO8601DateFormatter().string(from: Date())
         let r = try LearnThenTest.calibrate(runner: runner, examples: examples, candidates: grid, risk: risk, eps: maxDrop / 100,

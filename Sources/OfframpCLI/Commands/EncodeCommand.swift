@@ -18,10 +18,14 @@ struct EncodeCommand: ParsableCommand {
     @Flag(help: "L2-normalize the embeddings.") var normalize = false
     @Argument(help: "Texts to embed.") var texts: [String] = []
 
+    func validate() throws {
+        try requireCount(batchSize, "--batch-size", in: 1...BatchOptions.most)
+        if pooling == .none { try require(!normalize, "--normalize applies to pooled embeddings, not --pooling none") }
+    }
+
     func run() throws {
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
         let encoder = try TextEncoder.load(directory: URL(fileURLWithPath: model))
-        if let maxLength { try encoder.setMaxLength(maxLength) }
+        if let maxLength { try checkingOptions { try encoder.setMaxLength(maxLength) } }
         let inputs = try readInputTexts(arguments: texts, file: file)
         guard !inputs.isEmpty else { throw OfframpError("no input texts (give TEXT arguments, --file, or lines on stdin)") }
         var out = OutputBuffer()

@@ -18,7 +18,7 @@ struct EvalCommand: ParsableCommand {
         let m = try checkpoint.load()
         let examples = try labeled.examples(for: m)
         let retention = try retentionOptions.resolve(m)
-        if let policy = try policyOptions.resolve(layers: m.layerCount) {
+        if let policy = try policyOptions.resolve(for: m) {
             let points = try ExitSweep.run(try EarlyExitRunner(model: m), examples: examples, policies: [policy], batchSize: batch.batchSize,
                                            retention: retention)
             if json { points.forEach { print($0.json) } } else { print(ExitSweep.table(points)) }

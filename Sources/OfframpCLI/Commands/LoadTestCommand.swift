@@ -27,9 +27,15 @@ struct LoadTestCommand: ParsableCommand {
     @Flag(help: "JSON lines instead of a table.") var json = false
 
     func validate() throws {
-        guard textsPerRequest >= 1 else { throw ValidationError("--texts-per-request must be at least 1") }
-        guard duration > 0 && duration <= 3600 else { throw ValidationError("--duration must be in (0, 3600] seconds") }
+        try requireCount(textsPerRequest, "--texts-per-request", in: 1...4096)
+        try requireNumber(duration, "--duration", "in (0, 3600] seconds") { $0 > 0 && $0 <= 3600 }
+        try requireCount(port, "--port", in: 1...65535)
+        try require(["/v1/classify", "/v1/label"].contains(path), "--path must be /v1/classify or /v1/label, got \(path)")
+        _ = try counts
     }
+
+    /// --clients, each checked.
+    var counts: [Int] { get throws { try parseList(clients, option: "--clients", valid: { (1...4096).contains($0) }, range: "a client count in 1...4096") } }
 
     func run() throws {
         let url = URL(fileURLWithPath: data)
@@ -40,10 +46,7 @@ struct LoadTestCommand: ParsableCommand {
             texts = try ClassificationData.load(url, requireLabels: false).map(\.text)
         }
         guard !texts.isEmpty else { throw OfframpError("\(data): no texts") }
-        let counts = try clients.split(separator: ",").map { s -> Int in
-            guard let n = Int(s.trimmingCharacters(in: .whitespaces)), n > 0 else { throw OfframpError("--clients: \"\(s)\" is not a positive number") }
-            return n
-        }
+        let counts = try self.counts
         if !json {
             print("| policy | clients | requests/s | texts/s | p50 ms | p90 ms | p99 ms | max ms | mean exit layer | errors |")
             print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -26,7 +26,7 @@ struct PlotCommand: ParsableCommand {
     var ySpan: Double?
 
     func validate() throws {
-        if let ySpan, !(ySpan > 0) { throw ValidationError("--y-span must be positive") }
+        if let ySpan { try requireNumber(ySpan, "--y-span", "above 0") { $0 > 0 } }
     }
 
     func run() throws {

@@ -13,12 +13,19 @@ struct PowerRetrainCommand: ParsableCommand {
 
     func run() throws {
         var p = try common.prepare()
+        // The selection: --selection, else the one saved with the configuration
+        // (the search's, so retrain ranks word-vectors as the search did).
+        let saved = p.model.settings.extractSelection ?? .attention
         let r: Retention
-        if let retention { r = try Retention(parsing: retention, layers: p.model.layerCount) } else {
-            guard let saved = try p.model.resolve(.saved) else { throw OfframpError("\(common.model): no saved retention configuration; run `offramp power search` or give --retention") }
-            r = saved
+        if let retention {
+            r = try checkingOptions { try Retention(parsing: retention, layers: p.model.layerCount, selection: common.selection ?? saved) }
+        } else {
+            guard let found = try p.model.resolve(.saved) else {
+                throw UsageError("--model \(common.model): no saved retention configuration; run `offramp power search` or give --retention")
+            }
+            r = found.selecting(common.selection ?? found.selection)
         }
-        p.options.wordVectors = .retrain(r.selecting(common.selection))
+        p.options.wordVectors = .retrain(r)
         try common.finish(p)
     }
 }

@@ -27,11 +27,13 @@ struct PredictCommand: ParsableCommand {
     func run() throws {
         let m = try checkpoint.load()
         if m.settings.task == .label { return try label(m) }
+        if text { throw UsageError("--text applies to labeling models only (this model classifies whole texts: its output is JSON)") }
         let classifier = try AdaptiveClassifier(model: m)
-        let policy = try policyOptions.resolve(layers: classifier.model.layerCount)
+        let policy = try policyOptions.resolve(for: m)
+        let retention = try retentionOptions.resolve(m)
         let inputs = try readInputTexts(arguments: texts, file: file)
         guard !inputs.isEmpty else { throw OfframpError("no input texts (give TEXT arguments, --file, or lines on stdin)") }
-        let predictions = try classifier.classify(inputs, policy: policy, batchSize: batch.batchSize, retention: try retentionOptions.resolve(m))
+        let predictions = try classifier.classify(inputs, policy: policy, batchSize: batch.batchSize, retention: retention)
         var out = OutputBuffer()
         for (text, p) in zip(inputs, predictions) {
             let probs = zip(classifier.labels, p.probabilities).map { "\(jsonString($0)):\($1)" }.joined(separator: ",")
@@ -44,8 +46,11 @@ struct PredictCommand: ParsableCommand {
 
     /// Word labels with SENTEE/TOKEE: each input line is one sentence.
     func label(_ m: MultiExitModel) throws {
+        // What a labeling model cannot do is an error, not silently skipped.
+        if uncertainties { throw UsageError("--uncertainties applies to classification models only (a labeling model prints each word's probability)") }
+        _ = try retentionOptions.resolve(m)  // rejects --retention and --selection: labeling runs without elimination
         let tagger = try AdaptiveTagger(model: m)
-        let policy = try policyOptions.resolve(layers: m.layerCount)
+        let policy = try policyOptions.resolve(for: m)
         let inputs = try readInputTexts(arguments: texts, file: file)
         guard !inputs.isEmpty else { throw OfframpError("no input sentences (give TEXT arguments, --file, or lines on stdin)") }
         let tagged = try tagger.tag(inputs.map(AdaptiveTagger.words), policy: policy, batchSize: batch.batchSize)

@@ -31,7 +31,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds between SIGTERM and closing the listener (/health says draining; requests still served).") var drainGrace = 0.0
     @Option(help: "Words per text for /v1/label.") var maxWords = 1024
 
-    func run() async throws {
+    func validate() throws {
+        try requireCount(port, "--port", in: 0...65535)
+        try requireNumber(maxBatchWaitMs, "--max-batch-wait-ms", "in [0, 1000)") { $0 >= 0 && $0 < 1000 }
+        do { try limits.validate() } catch let e as ServerError { throw ValidationError(e.description) }
+    }
+
+    /// The server's limits as the options set them.
+    var limits: ServerLimits {
         var limits = ServerLimits()
         limits.batchSize = batchSize
         limits.maxBatchWait = maxBatchWaitMs / 1000
@@ -43,6 +50,10 @@ struct ServeCommand: AsyncParsableCommand {
         limits.idleTimeout = idleTimeout
         limits.drainGrace = drainGrace
         limits.maxWords = maxWords
+        return limits
+    }
+
+    func run() async throws {
         let m = try checkpoint.load()
         let server = try InferenceServer(model: m, limits: limits)
         let host = self.host, path = server.inferencePath

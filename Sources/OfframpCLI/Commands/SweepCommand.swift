@@ -17,24 +17,35 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "TOKEE window half-widths, comma-separated (default 0,1,2,4).") var windows: String?
     @OptionGroup var batch: BatchOptions
     @Flag(help: "Continuous batching across depth.") var continuous = false
-    @Option(help: "Write the plot here.") var plot: String = "sweep.svg"
+    // No default file: a command writes only where it is told.
+    @Option(help: "Also draw the points as an SVG plot in this file.") var plot: String?
     @OptionGroup var retentionOptions: RetentionOptions
     @Flag(help: "One JSON object per setting instead of the table.") var json = false
 
+    /// The --thresholds and --windows values, each checked.
+    var ts: [Double]? { get throws { try thresholds.map { try parseList($0, option: "--thresholds", valid: { (0...1).contains($0) }, range: "a number in [0, 1]") } } }
+    var ks: [Int]? { get throws { try windows.map { try parseList($0, option: "--windows", valid: { (0...1024).contains($0) }, range: "a window half-width in 0...1024") } } }
+
+    func validate() throws {
+        _ = try ts
+        _ = try ks
+    }
+
     func run() throws {
         let m = try checkpoint.load()
-        let names = (policies ?? defaultSweepPolicies(m)).split(separator: ",").map(String.init)
-        let known = ExitPolicy.names(for: m.settings.task).filter { $0 != "full" }
-        for n in names where !known.contains(n) {
-            throw OfframpError("policy \"\(n)\" in --policies does not apply to this model (\(m.settings.task.rawValue); known: \(known.joined(separator: ", ")))")
+        let kinds = try sweepPolicyKinds(policies, for: m)
+        if thresholds != nil && !kinds.contains(where: { $0.settings.contains(.threshold) && $0 != .patienceConfidence }) {
+            throw UsageError("--thresholds applies to entropy, confidence, sentee and tokee policies; --policies has none")
         }
-        let ts: [Double]? = try thresholds.map { try parseList($0, option: "--thresholds", valid: { (0...1).contains($0) }, range: "a number in [0, 1]") }
-        let ks: [Int]? = try windows.map { try parseList($0, option: "--windows", valid: { $0 >= 0 }, range: "a window half-width (0 or more)") }
-        let grid = ExitSweep.policies(names, layers: m.layerCount, thresholds: ts, windows: ks)
+        if windows != nil && !kinds.contains(where: { $0.settings.contains(.window) }) {
+            throw UsageError("--windows applies to the tokee policies; --policies has none")
+        }
+        let grid = ExitSweep.policies(kinds.map(\.name), layers: m.layerCount, thresholds: try ts, windows: try ks)
         let examples = try labeled.examples(for: m)
         let points = try ExitSweep.run(try EarlyExitRunner(model: m), examples: examples, policies: grid, batchSize: batch.batchSize,
                                        continuous: continuous, retention: try retentionOptions.resolve(m), progress: printError)
         if json { points.forEach { print($0.json) } } else { print(ExitSweep.table(points)) }
+        guard let plot else { return }
         let metric = points.first?.f1 != nil ? "entity F1" : "accuracy"
         let title = "\(URL(fileURLWithPath: labeled.data).lastPathComponent): \(metric) vs speed-up (batch \(batch.batchSize))"
         try writeAtomically(Data(ExitSweep.plot(points, title: title).utf8), to: URL(fileURLWithPath: plot))

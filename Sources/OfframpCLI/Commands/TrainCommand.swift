@@ -15,36 +15,57 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "finetune, distill, joint, two-stage; labeling also tokee-random, tokee-self (TOKEE fine-tuning, best from a joint model).")
     var mode: TrainingMode = .joint
     @Option(help: "Epochs (per stage for two-stage).") var epochs: Int = 3
-    @Option(help: "Head kind: linear or fastbert.") var head: HeadKind = .linear
-    @Option(help: "Sequence pooling for linear heads: cls or mean.") var pooling: HeadPooling = .cls
+    // Head and pooling are optional so that a value that cannot apply (a
+    // checkpoint's own heads, FastBERT or labeling heads) is an error, not ignored.
+    @Option(help: "Head kind of new exits: linear or fastbert (default linear).") var head: HeadKind?
+    @Option(help: "Sequence pooling of new linear classification heads: cls or mean (default cls).") var pooling: HeadPooling?
     @Option var maxLength: Int = 128
-    @Option(help: "Heads' learning-rate factor in distillation.") var distillLrFactor: Float = 10
-    @Option(help: "Warm-up fraction of the steps.") var warmup: Float = 0.1
-    @Option var weightDecay: Float = 0.01
-    @Option var maxGradNorm: Float = 1.0
-    @Option(help: "Joint-training weights: layer (w_l = l) or uniform.") var weights: JointWeights = .layer
+    @Option(help: "Heads' learning-rate factor in distillation (default 10).") var distillLrFactor: Float?
+    @Option(help: "Warm-up fraction of the steps, in [0, 1].") var warmup: Float = 0.1
+    @Option(help: "AdamW weight decay, in [0, 1].") var weightDecay: Float = 0.01
+    @Option(help: "Largest gradient norm (0: no clipping).") var maxGradNorm: Float = 1.0
+    @Option(help: "Joint and TOKEE training's weights: layer (w_l = l, default) or uniform.") var weights: JointWeights?
     @Option(help: "Distillation KL direction: teacher-student (KL(p_t||p_s), default) or student-teacher.")
-    var klDirection: KLDirectionArgument = .teacherStudent
+    var klDirection: KLDirectionArgument?
     @Flag(help: "Keep the word embeddings fixed (large vocabularies: AdamW over a 250k-row table dominates each step).")
     var freezeWordEmbeddings = false
 
-    func run() throws {
-        if mode.isTOKEE && task != .label { throw ValidationError("--mode \(mode.rawValue) needs --task label") }
-        guard epochs > 0, training.batch.batchSize > 0, maxLength >= 2 else {
-            throw ValidationError("--epochs, --batch-size must be positive and --max-length at least 2")
+    func validate() throws {
+        try require(!mode.isTOKEE || task == .label, "--mode \(mode.rawValue) needs --task label")
+        try requireCount(epochs, "--epochs", in: 1...10_000)
+        try requireCount(maxLength, "--max-length", in: 2...(1 << 16))
+        try requireNumber(warmup, "--warmup", "in [0, 1]") { (0...1).contains($0) }
+        try requireNumber(weightDecay, "--weight-decay", "in [0, 1]") { (0...1).contains($0) }
+        try requireNumber(maxGradNorm, "--max-grad-norm", "in [0, 1e6] (0: no clipping)") { (0...1e6).contains($0) }
+        if mode == .distill {
+            try requireNumber(distillLrFactor ?? 10, "--distill-lr-factor", "in (0, 1000]") { $0 > 0 && $0 <= 1000 }
+        } else {
+            try requireAbsent(distillLrFactor, "--distill-lr-factor", "applies to --mode distill only")
+            try requireAbsent(klDirection, "--kl-direction", "applies to --mode distill only")
         }
+        if !(mode == .joint || mode.isTOKEE) {
+            try requireAbsent(weights, "--weights", "applies to --mode joint, tokee-random and tokee-self only")
+        }
+        if head == .fastbert { try requireAbsent(pooling, "--pooling", "applies to linear heads only (FastBERT heads attend over the tokens)") }
+        if task == .label { try requireAbsent(pooling, "--pooling", "applies to classification heads only (a labeling head reads each word)") }
+    }
+
+    func run() throws {
         let m = try startingModel()
+        guard maxLength <= m.config.maxPositionEmbeddings else {
+            throw UsageError("--max-length \(maxLength) is more than the model's max_position_embeddings = \(m.config.maxPositionEmbeddings)")
+        }
         let labelSet = LabelSet(m.labels)
         let trainData = try loadExamples(training.train, task: task, labels: labelSet, tokenizer: m.tokenizer, maxLength: maxLength,
                                          requireLabels: mode != .distill)
         let devData = try training.dev.map { try loadExamples($0, task: task, labels: labelSet, tokenizer: m.tokenizer, maxLength: maxLength) } ?? []
         var options = training.options(mode: mode, epochs: epochs)
-        options.distillLearningRateFactor = distillLrFactor
+        options.distillLearningRateFactor = distillLrFactor ?? 10
         options.warmupFraction = warmup; options.weightDecay = weightDecay; options.maxGradNorm = maxGradNorm
-        options.layerWeighted = weights.isLayerWeighted
+        options.layerWeighted = (weights ?? .layer).isLayerWeighted
         options.freezeWordEmbeddings = freezeWordEmbeddings
-        options.klDirection = klDirection.direction
-        printError("training \(m.layerCount)-layer \(head.rawValue)/\(pooling.rawValue) exits, mode \(mode.rawValue): \(trainData.count) train, \(devData.count) dev examples")
+        options.klDirection = (klDirection ?? .teacherStudent).direction
+        printError("training \(m.layerCount)-layer \(m.settings.head.rawValue)/\(m.settings.pooling.rawValue) exits, mode \(mode.rawValue): \(trainData.count) train, \(devData.count) dev examples")
         let trainer = Trainer(model: m, options: options)
         let start = Date()
         try training.run(trainer, train: trainData, dev: devData)
@@ -67,14 +88,19 @@ struct TrainCommand: ParsableCommand {
             .flatMap { $0.extra["offramp"] } != nil
         if isMultiExit {
             let m = try MultiExitModel.load(directory: source)
-            guard m.settings.task == task else { throw OfframpError("\(source.path): the model is for --task \(m.settings.task.rawValue)") }
+            guard m.settings.task == task else { throw UsageError("\(source.path): the model is for --task \(m.settings.task.rawValue)") }
+            // A checkpoint keeps its heads: a different kind asked for would be ignored.
+            if let head, head != m.settings.head { throw UsageError("--head \(head.rawValue): \(source.path) already has \(m.settings.head.rawValue) exit heads") }
+            if let pooling, pooling != m.settings.pooling {
+                throw UsageError("--pooling \(pooling.rawValue): \(source.path) already has \(m.settings.pooling.rawValue)-pooled exit heads")
+            }
             return m
         }
-        guard mode != .distill else { throw OfframpError("--mode distill needs a trained multi-exit model (run finetune first)") }
+        guard mode != .distill else { throw UsageError("--mode distill needs a trained multi-exit model in --model (run finetune first)") }
         let labels = try collectLabels(training.train, task: task)
         let config = try BertConfig.load(from: source.appendingPathComponent("config.json"))
-        var settings = ExitSettings(task: task, labels: labels.labels, head: head, pooling: pooling,
-                                    exits: Array(1...config.numHiddenLayers))
+        var settings = ExitSettings(task: task, labels: labels.labels, head: head ?? .linear, pooling: pooling ?? .cls,
+                                    exits: Array(1...max(1, config.numHiddenLayers)))
         settings.maxLength = maxLength
         return try MultiExitModel.create(pretrained: source, settings: settings, seed: training.seed)
     }

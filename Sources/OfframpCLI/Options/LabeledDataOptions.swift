@@ -8,7 +8,14 @@ struct LabeledDataOptions: ParsableArguments {
     @Option(help: "Labeled file.") var data: String
     @Option(help: "Maximum tokens per input (default: the model's training length).") var maxLength: Int?
 
+    func validate() throws {
+        if let maxLength { try requireCount(maxLength, "--max-length", in: 2...(1 << 16)) }
+    }
+
     func examples(for model: MultiExitModel) throws -> [EncodedExample] {
-        try loadLabeled(data, model: model, maxLength: maxLength)
+        if let maxLength, maxLength > model.config.maxPositionEmbeddings {
+            throw UsageError("--max-length \(maxLength) is more than the model's max_position_embeddings = \(model.config.maxPositionEmbeddings)")
+        }
+        return try loadLabeled(data, model: model, maxLength: maxLength)
     }
 }

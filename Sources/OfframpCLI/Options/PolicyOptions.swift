@@ -17,8 +17,31 @@ struct PolicyOptions: ParsableArguments {
     @Option(help: "Exit layer K (budget).") var layer: Int?
     @Option(help: "TOKEE window half-width K: a word halts when words i-K...i+K are all sure (default 2).") var window: Int?
 
-    /// The policy given, checked against a model of `layers` layers; nil: none given.
-    func resolve(layers: Int) throws -> ExitPolicy? {
-        try policy?.policy(threshold: threshold, patience: patience, layer: layer, window: window, layers: layers)
+    /// The settings given, by the policy setting each one is.
+    private var given: [(ExitPolicy.Setting, Any?)] {
+        [(.threshold, threshold), (.patience, patience), (.layer, layer), (.window, window)]
+    }
+
+    /// A setting without --policy, or one the policy does not take, would be ignored.
+    func validate() throws {
+        for (setting, value) in given {
+            guard let policy else { try requireAbsent(value, "--\(setting.rawValue)", "needs --policy"); continue }
+            if !policy.settings.contains(setting) {
+                try requireAbsent(value, "--\(setting.rawValue)", "does not apply to --policy \(policy.name)")
+            }
+        }
+    }
+
+    /// The policy given, checked against the model (its task and layer
+    /// count); nil: none given.
+    func resolve(for model: MultiExitModel) throws -> ExitPolicy? {
+        guard let policy else { return nil }
+        let task = model.settings.task
+        guard policy.applies(to: task) else {
+            throw UsageError("--policy \(policy.name) does not apply to this \(task.rawValue) model (policies: \(ExitPolicy.names(for: task).joined(separator: ", ")))")
+        }
+        return try checkingOptions {
+            try policy.policy(threshold: threshold, patience: patience, layer: layer, window: window, layers: model.layerCount)
+        }
     }
 }

@@ -11,7 +11,13 @@ struct PowerTrainingOptions: ParsableArguments {
     @Option(help: "The loss: joint (every exit) or finetune (final exit).") var mode: PowerTrainingMode = .joint
     @Option var epochs: Int = 2
     @Option(help: "Maximum tokens per input (default: the model's).") var maxLength: Int?
-    @Option(help: "attention (Attn-WS), attention-no-self, head (Head-WS) or random (Rand-WS).") var selection: ExtractSelection = .attention
+    @Option(help: "attention (Attn-WS), attention-no-self, head (Head-WS) or random (Rand-WS); default: search attention, retrain the saved one.")
+    var selection: ExtractSelection?
+
+    func validate() throws {
+        try requireCount(epochs, "--epochs", in: 1...10_000)
+        if let maxLength { try requireCount(maxLength, "--max-length", in: 2...(1 << 16)) }
+    }
 
     /// What a step trains: the model (from --out with --resume), the data
     /// encoded at the length used, and the training options.
@@ -24,8 +30,11 @@ struct PowerTrainingOptions: ParsableArguments {
 
     func prepare() throws -> Prepared {
         let m = try MultiExitModel.load(directory: URL(fileURLWithPath: training.resume ? training.out : model))
-        guard m.settings.task == .classify else { throw OfframpError("\(model): PoWER-BERT needs a classification model (--task classify)") }
+        guard m.settings.task == .classify else { throw UsageError("--model \(model): PoWER-BERT needs a classification model (--task classify)") }
         let length = maxLength ?? m.defaultMaxLength
+        guard length <= m.config.maxPositionEmbeddings else {
+            throw UsageError("--max-length \(length) is more than the model's max_position_embeddings = \(m.config.maxPositionEmbeddings)")
+        }
         let train = try loadLabeled(training.train, model: m, maxLength: length)
         let dev = try training.dev.map { try loadLabeled($0, model: m, maxLength: length) } ?? []
         return Prepared(model: m, train: train, dev: dev, options: training.options(mode: mode.mode, epochs: epochs), length: length)

@@ -19,6 +19,12 @@ struct TrainingRunOptions: ParsableArguments {
 
     var outURL: URL { URL(fileURLWithPath: out) }
 
+    func validate() throws {
+        // Above 1, AdamW's steps are as large as the weights: the run diverges.
+        try requireNumber(lr, "--lr", "in (0, 1]") { $0 > 0 && $0 <= 1 }
+        if let headLr { try requireNumber(headLr, "--head-lr", "in (0, 1]") { $0 > 0 && $0 <= 1 } }
+    }
+
     /// The library's training options for `mode` and `epochs`, with these settings.
     func options(mode: TrainingMode, epochs: Int) -> Offramp.TrainingOptions {
         var o = Offramp.TrainingOptions()
