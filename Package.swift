@@ -31,7 +31,10 @@ let package = Package(
         // Small-M matrix products in C with AVX-512 (per-function target
         // attributes, chosen at run time: no special flags needed).
         .target(name: "CKernels"),
-        .target(name: "Offramp", dependencies: ["COpenBLAS", "CKernels"]),
+        // renameat2(RENAME_EXCHANGE), which Swift's Glibc module does not
+        // declare: checkpoints swap in whole (Support/AtomicFile.swift).
+        .target(name: "CFileSystem"),
+        .target(name: "Offramp", dependencies: ["COpenBLAS", "CKernels", "CFileSystem"]),
         // `offramp serve`: HTTP inference with dynamic, continuous batching.
         // A target of its own so the library does not pull in a web stack.
         .target(

@@ -116,8 +116,9 @@ public final class MultiExitModel: @unchecked Sendable {
     /// Writes the checkpoint to `out`, replacing it whole: files go to a
     /// temporary sibling directory which is then swapped in, so a crash
     /// leaves either the old checkpoint or the new one. `extraFiles` (name,
-    /// bytes) are written alongside (the trainer's state).
-    public func save(to out: URL, trainingMode: String? = nil, extraFiles: [(String, Data)] = []) throws {
+    /// bytes) are written alongside (the trainer's state); `step`, the
+    /// training steps taken, goes into model.safetensors' metadata.
+    public func save(to out: URL, trainingMode: String? = nil, step: Int? = nil, extraFiles: [(String, Data)] = []) throws {
         try replaceDirectoryAtomically(out) { tmp in
             let fm = FileManager.default
             var writer = SafeTensorsWriter()
@@ -125,6 +126,7 @@ public final class MultiExitModel: @unchecked Sendable {
                 try writer.add(e.name, shape: e.shape, floats: UnsafeBufferPointer(start: store[e.name], count: e.count))
             }
             writer.metadata = ["format": "pt", "producer": "offramp"]
+            if let step { writer.metadata["offramp_step"] = String(step) }
             try writer.write(to: tmp.appendingPathComponent("model.safetensors"))
             var cfg = config
             var s = settings

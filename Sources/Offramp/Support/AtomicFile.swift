@@ -1,3 +1,4 @@
+import CFileSystem
 import Foundation
 
 /// Writes `data` to `url` so that readers see either the old file or the whole
@@ -26,12 +27,16 @@ public func writeAtomically(_ data: Data, to url: URL) throws {
 }
 
 /// Replaces the directory `out` whole: `build` fills a temporary sibling
-/// directory, which is then swapped in, so a crash leaves either the old
-/// directory or the new one, never a mixture.
+/// directory, which is then exchanged with `out` in one step (renameat2
+/// RENAME_EXCHANGE), so at every instant `out` is either the old directory
+/// or the new one, never missing and never a mixture: a process killed at
+/// any point (SIGKILL included) leaves a loadable `out`. A first write is one
+/// rename. Temporary directories a killed writer left behind are removed.
 public func replaceDirectoryAtomically(_ out: URL, build: (URL) throws -> Void) throws {
     let fm = FileManager.default
     let parent = out.deletingLastPathComponent()
     try fm.createDirectory(at: parent, withIntermediateDirectories: true)
+    removeAbandonedSiblings(of: out)
     let tmp = parent.appendingPathComponent(".\(out.lastPathComponent).tmp-\(getpid())")
     try? fm.removeItem(at: tmp)
     try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
@@ -41,9 +46,36 @@ public func replaceDirectoryAtomically(_ out: URL, build: (URL) throws -> Void) 
         try? fm.removeItem(at: tmp)
         throw error
     }
-    // Swap: out -> out.old, tmp -> out, remove out.old.
+    guard fm.fileExists(atPath: out.path) else {
+        guard rename(tmp.path, out.path) == 0 else { throw OfframpError("\(out.path): cannot move the new directory into place: \(String(cString: strerror(errno)))") }
+        return
+    }
+    if offramp_exchange_paths(tmp.path, out.path) == 0 {
+        try? fm.removeItem(at: tmp)  // now the old directory
+        return
+    }
+    guard errno == EINVAL || errno == ENOSYS else {
+        let reason = String(cString: strerror(errno))
+        try? fm.removeItem(at: tmp)
+        throw OfframpError("\(out.path): cannot swap in the new directory: \(reason)")
+    }
+    // A file system that cannot exchange: two renames, with an instant
+    // between them where `out` is missing (its old version is then in `old`).
     let old = parent.appendingPathComponent(".\(out.lastPathComponent).old-\(getpid())")
-    if fm.fileExists(atPath: out.path) { try fm.moveItem(at: out, to: old) }
+    try fm.moveItem(at: out, to: old)
     try fm.moveItem(at: tmp, to: out)
     try? fm.removeItem(at: old)
+}
+
+/// Removes `.NAME.tmp-PID` and `.NAME.old-PID` beside `out` whose process
+/// is gone (a writer killed mid-write); a live writer's are left alone.
+private func removeAbandonedSiblings(of out: URL) {
+    let parent = out.deletingLastPathComponent()
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: parent.path) else { return }
+    for name in names {
+        for marker in [".tmp-", ".old-"] where name.hasPrefix(".\(out.lastPathComponent)\(marker)") {
+            guard let pid = Int32(name.dropFirst(out.lastPathComponent.count + 1 + marker.count)), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { try? FileManager.default.removeItem(at: parent.appendingPathComponent(name)) }
+        }
+    }
 }

@@ -74,6 +74,13 @@ public struct TrainingOptions: Sendable {
     /// frozen, the table gets no update, no moments and no share of the norm
     /// clipping. Position and token-type embeddings still train.
     public var freezeWordEmbeddings = false
+    /// Which epoch's weights the output directory holds: the best on dev
+    /// (`Trainer.selectionScore`) or the last. Without dev data, the last.
+    public var keep: CheckpointChoice = .best
+    /// Whether the output directory also holds the optimizer state (twice
+    /// the weights). Off, it is the model alone; what `--resume` needs lives
+    /// beside it (`Trainer.resumeDirectory`) until the run finishes.
+    public var keepOptimizerState = false
     /// Stop after this many steps in total without saving (tests simulate a kill with it).
     public var stopAfterSteps: Int?
     public var showProgress = true
@@ -103,6 +110,14 @@ public struct TrainingOptions: Sendable {
             try check(length >= 2, "the retention parameters' length must be at least 2")
         }
     }
+}
+
+/// Which epoch a training run delivers.
+public enum CheckpointChoice: String, Sendable, CaseIterable {
+    /// The epoch with the best dev score (ties: the earlier).
+    case best
+    /// The last epoch.
+    case last
 }
 
 /// PoWER-BERT's training steps 2 and 3 (docs/methods.md#power-training).
@@ -138,6 +153,8 @@ public final class Trainer: @unchecked Sendable {
     public private(set) var globalStep = 0
     var stageIndex = 0
     var epochsDone = 0
+    /// The best dev score of this stage so far (`selectionScore`).
+    var bestScore = -Double.infinity
     public private(set) var reports: [EpochReport] = []
     /// Mean loss of the most recent step.
     public private(set) var lastLoss: Double = 0
@@ -313,7 +330,12 @@ public final class Trainer: @unchecked Sendable {
             throw OfframpError("--mode \(options.mode.rawValue) fine-tunes token labeling models (--task label); this model classifies whole inputs")
         }
         let stages = TrainingStage.stages(for: options.mode)
-        if resume { try loadState(from: out) }
+        let resumeDirectory = Self.resumeDirectory(for: out)
+        if resume { try loadState(from: Self.resumeSource(for: out)) }
+        // The search's dev accuracy favours the epochs that eliminate least:
+        // its deliverable is the configuration it ends with.
+        let keepsBest: Bool
+        if case .search = options.wordVectors { keepsBest = false } else { keepsBest = options.keep == .best && !dev.isEmpty }
         let stepsPerEpoch = (train.count + options.batchSize - 1) / options.batchSize
         while stageIndex < stages.count {
             let stage = stages[stageIndex]
@@ -372,12 +394,64 @@ public final class Trainer: @unchecked Sendable {
                     model.settings.extractSelection = rp.selection
                     log("retention masses " + rp.masses.map { String(format: "%.1f", $0) }.joined(separator: " ") + " -> configuration \(found)")
                 }
-                try model.save(to: out, trainingMode: options.mode.rawValue, extraFiles: [("trainer_state.safetensors", try stateData())])
+                // The deliverable first, then the resume state: killed between
+                // the two, a resumed run redoes this epoch (the same weights, as
+                // every step is seeded) and writes the deliverable again.
+                let score = devScores.map { Self.selectionScore(stage, $0) }
+                let improved = !keepsBest || (score ?? 0) > bestScore
+                if improved { bestScore = score ?? bestScore }
+                let state = try stateData()
+                if improved {
+                    try model.save(to: out, trainingMode: options.mode.rawValue, step: globalStep,
+                                   extraFiles: options.keepOptimizerState ? [("trainer_state.safetensors", state)] : [])
+                    if keepsBest, let score { log(String(format: "kept %@ epoch %d in %@ (dev score %.2f)", stage.rawValue, epochsDone, out.path, 100 * score)) }
+                }
+                try model.save(to: resumeDirectory, trainingMode: options.mode.rawValue, step: globalStep,
+                               extraFiles: [("trainer_state.safetensors", state)])
             }
             stageIndex += 1
             epochsDone = 0
             optimizer = AdamW(parameterCount: model.store.storage.count)  // each stage starts afresh
+            if stageIndex < stages.count && keepsBest {
+                // The next stage (two-stage's heads) builds on this stage's best
+                // epoch, the weights the deliverable holds, not on its last.
+                _ = try model.store.load(from: try SafeTensorsFile(url: out.appendingPathComponent("model.safetensors")),
+                                         optional: ["pooler.dense.weight", "pooler.dense.bias"])
+                bestScore = -.infinity
+            }
         }
+        // Finished: nothing left to resume.
+        try? FileManager.default.removeItem(at: resumeDirectory)
+    }
+
+    // MARK: Where checkpoints go
+
+    /// Where an unfinished run keeps what `--resume` needs (the last epoch's
+    /// weights and the optimizer state): `OUT.resume`, beside the output
+    /// directory, not in it. Removed when the run finishes.
+    public static func resumeDirectory(for out: URL) -> URL {
+        out.deletingLastPathComponent().appendingPathComponent(out.lastPathComponent + ".resume")
+    }
+
+    /// The checkpoint a resumed run continues from: the resume directory, or
+    /// (runs of earlier versions, and --keep-optimizer-state) `out` itself
+    /// when it holds the optimizer state.
+    public static func resumeSource(for out: URL) -> URL {
+        let dir = resumeDirectory(for: out)
+        return FileManager.default.fileExists(atPath: dir.appendingPathComponent(stateFile).path) ? dir : out
+    }
+
+    static let stateFile = "trainer_state.safetensors"
+
+    /// The dev score `--keep best` ranks a stage's epochs by: the final exit's
+    /// (entity F1 for BIO tag sets, else accuracy) when the stage trains it;
+    /// in the stages that train only the lower exits (two-stage's second,
+    /// distillation) the final exit does not move, so the mean of the lower ones.
+    static func selectionScore(_ stage: TrainingStage,
+                               _ scores: (accuracy: [Double], entityF1: [EntityCounts]?)) -> Double {
+        let values = scores.entityF1?.map(\.f1) ?? scores.accuracy
+        guard stage == .headsCE || stage == .headsKL, values.count > 1 else { return values.last ?? 0 }
+        return values.dropLast().reduce(0, +) / Double(values.count - 1)
     }
 
     // MARK: TOKEE fine-tuning: where each word halts
@@ -457,7 +531,8 @@ public final class Trainer: @unchecked Sendable {
         try w.add("adam.m", shape: [optimizer.m.count], floats: UnsafeBufferPointer(optimizer.m.buffer))
         try w.add("adam.v", shape: [optimizer.v.count], floats: UnsafeBufferPointer(optimizer.v.buffer))
         w.metadata = ["stage": String(stageIndex), "epochs_done": String(epochsDone), "global_step": String(globalStep),
-                      "adam_step": String(optimizer.step), "mode": options.mode.rawValue, "seed": String(options.seed)]
+                      "adam_step": String(optimizer.step), "mode": options.mode.rawValue, "seed": String(options.seed),
+                      "best_score": String(bestScore)]
         if let rp = retentionParameters {
             try rp.state(into: &w)
             w.metadata["retention_adam_step"] = String(rp.optimizer.step)
@@ -465,8 +540,11 @@ public final class Trainer: @unchecked Sendable {
         return try w.serialized()
     }
 
-    func loadState(from out: URL) throws {
-        let url = out.appendingPathComponent("trainer_state.safetensors")
+    func loadState(from dir: URL) throws {
+        let url = dir.appendingPathComponent(Self.stateFile)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw OfframpError("\(url.path): nothing to resume (the run finished, or never saved an epoch)")
+        }
         let file = try SafeTensorsFile(url: url)
         func meta(_ k: String) throws -> Int {
             guard let s = file.metadata[k], let v = Int(s) else { throw OfframpError("\(url.path): metadata \(k) missing or not an integer") }
@@ -481,6 +559,8 @@ public final class Trainer: @unchecked Sendable {
         stageIndex = try meta("stage")
         epochsDone = try meta("epochs_done")
         globalStep = try meta("global_step")
+        // Older states have no best score: the next epoch is then kept.
+        bestScore = file.metadata["best_score"].flatMap(Double.init) ?? -.infinity
         if let rp = retentionParameters { try rp.load(from: file, adamStep: try meta("retention_adam_step")) }
     }
 }

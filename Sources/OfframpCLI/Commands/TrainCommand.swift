@@ -83,7 +83,7 @@ struct TrainCommand: ParsableCommand {
     /// --model when either is a multi-exit checkpoint, else new exits on the
     /// pretrained encoder in --model.
     func startingModel() throws -> MultiExitModel {
-        let source = URL(fileURLWithPath: training.resume ? training.out : model)
+        let source = training.resume ? training.resumeSource : URL(fileURLWithPath: model)
         let isMultiExit = (try? BertConfig.load(from: source.appendingPathComponent("config.json")))
             .flatMap { $0.extra["offramp"] } != nil
         if isMultiExit {

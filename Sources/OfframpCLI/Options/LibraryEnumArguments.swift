@@ -13,3 +13,4 @@ extension HeadPooling: ExpressibleByArgument {}
 extension Pooling: ExpressibleByArgument {}
 extension ExtractSelection: ExpressibleByArgument {}
 extension ExitPolicy.Kind: ExpressibleByArgument {}
+extension CheckpointChoice: ExpressibleByArgument {}

@@ -29,7 +29,7 @@ struct PowerTrainingOptions: ParsableArguments {
     }
 
     func prepare() throws -> Prepared {
-        let m = try MultiExitModel.load(directory: URL(fileURLWithPath: training.resume ? training.out : model))
+        let m = try MultiExitModel.load(directory: training.resume ? training.resumeSource : URL(fileURLWithPath: model))
         guard m.settings.task == .classify else { throw UsageError("--model \(model): PoWER-BERT needs a classification model (--task classify)") }
         let length = maxLength ?? m.defaultMaxLength
         guard length <= m.config.maxPositionEmbeddings else {
