@@ -62,7 +62,7 @@ let package = Package(
         ),
         // Fuzzing the parsers that take outside bytes (scripts/fuzz); a plain
         // build replays saved inputs.
-        .executableTarget(name: "offramp-fuzz", dependencies: ["Offramp"], path: "Sources/OfframpFuzz"),
+        .executableTarget(name: "offramp-fuzz", dependencies: ["Offramp", "OfframpServer"], path: "Sources/OfframpFuzz"),
         .testTarget(
             name: "OfframpTests",
             dependencies: ["Offramp", "OfframpServer", "OfframpLoadTest"],

@@ -4,18 +4,22 @@ import Offramp
 // MARK: - What each fuzz target feeds and what it asserts
 
 /// The parsers that take bytes from outside: a safetensors header, a
-/// config.json (with its "offramp" section), and text through the
-/// tokenizer. Each target must either succeed with results that satisfy
+/// config.json (with its "offramp" section), text through the tokenizer,
+/// the training-data readers (`data`: TSV, CSV, JSONL, text, CoNLL,
+/// word/TAG) and the server's request body (`requestBody`). Each target must either succeed with results that satisfy
 /// its invariants or throw an `OfframpError`; a trap, a memory error
 /// (the fuzz build runs AddressSanitizer) or a broken invariant is a crash.
 enum FuzzTarget: String, CaseIterable {
-    case safetensors, config, tokenizer
+    case safetensors, config, tokenizer, data
+    case requestBody = "request-body"
 
     func run(_ data: UnsafeRawBufferPointer) {
         switch self {
         case .safetensors: Self.safetensors(data)
         case .config: Self.config(data)
         case .tokenizer: Self.tokenizer(data)
+        case .data: Self.data(data)
+        case .requestBody: Self.requestBody(data)
         }
     }
 
@@ -101,6 +105,7 @@ enum FuzzTarget: String, CaseIterable {
                      "東京で映画を見た。 한국어 텍스트", "emoji 👍🏽 and ZWJ 👩‍👩‍👧 sequences", "tab\tnew\nline\u{0}nul \u{7f}",
                      String(repeating: "supercalifragilistic", count: 8), "[CLS] [SEP] [MASK] [UNK] ##ing"]
         for (i, t) in texts.enumerated() { try put(.tokenizer, "text\(i)", Data([UInt8(20 + i * 9)]) + Data(t.utf8)) }
+        try writeDataSeeds(put)
     }
 
     static func checkShape(_ e: Encoding, vocabulary: Int) {
