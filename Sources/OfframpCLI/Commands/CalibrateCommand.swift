@@ -28,6 +28,8 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "With --delta: consistency, accuracy or accuracy-drop (default: accuracy when --dev is labeled, else consistency).")
     var risk: CalibrationRisk?
     @Option(help: ArgumentHelp("Policies to try (\(defaultSweepPoliciesHelp)).")) var policies: String?
+    @Option(help: "With --delta: per-family (each policy's settings one sequence, delta split over them), or speedup (one sequence by FLOPs speed-up).")
+    var order: CandidateOrder = .perFamily
     @OptionGroup var batch: BatchOptions
 
     func run() throws {
@@ -81,10 +83,17 @@ struct CalibrateCommand: ParsableCommand {
         }
         let date = ISO8601DateFormatter().string(from: Date())
         let r = try LearnThenTest.calibrate(runner: runner, examples: examples, candidates: grid, risk: risk, eps: maxDrop / 100,
-                                            delta: delta, batchSize: batch.batchSize, date: date, log: printError)
+                                            delta: delta, batchSize: batch.batchSize, order: order, date: date, log: printError)
+        if r.sequences.count > 1 {
+            print(String(format: "%d sequences (one per policy family), each walked at delta %g / %d = %.4g",
+                         r.sequences.count, delta, r.sequences.count, delta / Double(r.sequences.count)))
+        }
         print("candidate                      FLOPs  exit layer   risk    p-value  passed")
         for (i, c) in r.candidates.enumerated() {
-            let mark = i == r.chosen ? "  <- chosen" : (i == r.stoppedAt ? "  <- first failure: the walk stops" : "")
+            if r.sequences.count > 1, let s = r.sequences.first(where: { $0.lowerBound == i }) {
+                print("-- \(c.policy.calibrationFamily) (\(s.count) settings)")
+            }
+            let mark = i == r.chosen ? "  <- chosen" : (r.stops.contains(i) ? "  <- first failure: this walk stops" : "")
             let name = c.policy.description.padding(toLength: max(28, c.policy.description.count), withPad: " ", startingAt: 0)
             print(String(format: "%@ %6.2fx %8.2f %9.4f %10.3g  %@%@", name, c.flopsSpeedup, c.averageExitLayer,
                          c.test.empiricalRisk, c.test.pValue, c.test.passed ? "yes" : "no", mark))
