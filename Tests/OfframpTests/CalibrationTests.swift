@@ -242,7 +242,8 @@ import Testing
     /// Classification measurements: candidate j errs (against full depth, which
     /// is always right) on example i when u_i < risks[j], and costs
     /// 1 / speedups[j] of full depth.
-    static func synthetic(_ candidates: [ExitPolicy], risks: [Double], speedups: [Double], n: Int, seed: UInt64) -> CalibrationMeasurements {
+    static func synthetic(_ candidates: [ExitPolicy], risks: [Double], speedups: [Double], n: Int, seed: UInt64,
+                          retention: Retention? = nil) -> CalibrationMeasurements {
         var rng = SeededRandom(seed: seed)
         let u = (0..<n).map { _ in uniform(&rng) }
         return CalibrationMeasurements(
@@ -250,7 +251,7 @@ import Testing
             fullDepthFlops: Array(repeating: 100, count: n),
             predictions: risks.map { r in u.map { $0 < r ? [0] : [1] } },
             flops: speedups.map { s in Array(repeating: 100 / s, count: n) },
-            exitLayerSums: speedups.map { s in Array(repeating: Int(6 / s), count: n) })
+            exitLayerSums: speedups.map { s in Array(repeating: Int(6 / s), count: n) }, retention: retention)
     }
 
     @Test func perFamilyWalksEachFamilyAtItsShareOfDelta() throws {
@@ -272,6 +273,14 @@ import Testing
             try LearnThenTest.choose(m, losses: losses, subset: Array(0..<50), risk: .consistency, eps: 0.05, delta: 0.1, order: .perFamily, date: "")
         }
         #expect(few?.message.contains("split over 2 policy families") == true)
+        // The guarantee names the elimination its policy ran with, and reads back.
+        let eliminating = Self.synthetic(candidates, risks: [0, 0, 0.3, 0, 0, 0.02], speedups: [1.2, 1.1, 1.5, 1.4, 2.5, 1.8], n: 400, seed: 3,
+                                         retention: try Retention([8, 4, 2, 2, 2, 2], layers: 6))
+        let g = try #require(try LearnThenTest.choose(eliminating, losses: losses, risk: .consistency, eps: 0.05, delta: 0.1, date: "").guarantee)
+        let readBack = try CalibrationGuarantee(json: g.jsonValue())
+        #expect(g.retention == [8, 4, 2, 2, 2, 2] && readBack == g)
+        let plainJSON = try #require(r.guarantee).jsonValue()
+        #expect(r.guarantee?.retention == nil && plainJSON["retention"] == nil)
     }
 
     @Test func validityBenchmarkHoldsAtDeltaWhereThePointEstimateDoesNot() throws {

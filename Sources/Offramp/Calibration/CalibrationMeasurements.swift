@@ -23,6 +23,9 @@ public struct CalibrationMeasurements: Sendable {
     public let flops: [[Double]]
     /// Per candidate, per example: the sum of its queries' exit layers.
     public let exitLayerSums: [[Int]]
+    /// The PoWER-BERT elimination the candidates ran with (nil: none). Full
+    /// depth, the reference of the risks and of the speed-ups, runs without.
+    public let retention: Retention?
 
     public var count: Int { gold.count }
     /// Queries per example (1 for classification, words for labeling).
@@ -30,21 +33,28 @@ public struct CalibrationMeasurements: Sendable {
 
     /// Measurements made elsewhere (one array per example, per candidate and example).
     public init(task: ExitTask, candidates: [ExitPolicy], gold: [[Int32]], full: [[Int]], fullDepthFlops: [Double],
-                predictions: [[[Int]]], flops: [[Double]], exitLayerSums: [[Int]]) {
+                predictions: [[[Int]]], flops: [[Double]], exitLayerSums: [[Int]], retention: Retention? = nil) {
         precondition(full.count == gold.count && fullDepthFlops.count == gold.count, "one entry per example")
         precondition(predictions.count == candidates.count && flops.count == candidates.count && exitLayerSums.count == candidates.count,
                      "one entry per candidate")
         self.task = task; self.candidates = candidates; self.gold = gold; self.full = full; self.fullDepthFlops = fullDepthFlops
         self.predictions = predictions; self.flops = flops; self.exitLayerSums = exitLayerSums
+        self.retention = retention
     }
 
-    /// Runs full depth and every candidate on `examples`.
+    /// Runs full depth and every candidate on `examples`. With word-vector
+    /// elimination (`retention`, default: the model's saved configuration)
+    /// the candidates are exits on top of it, with elimination alone (`.full`)
+    /// first among them; full depth stays the model without elimination.
     public static func measure(runner: EarlyExitRunner, examples: [EncodedExample], candidates: [ExitPolicy],
                                batchSize: Int = 32, retention: WordVectorRetention = .saved,
                                log: (String) -> Void = { _ in }) throws -> CalibrationMeasurements {
         guard !candidates.isEmpty else { throw OfframpError("no candidate policies to calibrate") }
         for policy in candidates { try runner.validate(policy) }
-        let full = try runner.run(examples, policy: .full, batchSize: batchSize, retention: retention)
+        let elimination = try runner.model.resolve(retention)
+        let candidates = elimination != nil && !candidates.contains(.full) ? [.full] + candidates : candidates
+        let retention = elimination.map { WordVectorRetention.configuration($0) } ?? .all
+        let full = try runner.run(examples, policy: .full, batchSize: batchSize, retention: .all)
         var predictions: [[[Int]]] = [], flops: [[Double]] = [], layers: [[Int]] = []
         for (j, policy) in candidates.enumerated() {
             log("candidate \(j + 1)/\(candidates.count): \(policy)")
@@ -55,7 +65,7 @@ public struct CalibrationMeasurements: Sendable {
         }
         return CalibrationMeasurements(task: runner.model.settings.task, candidates: candidates, gold: examples.map(\.labels),
                                        full: full.results.map(\.labels), fullDepthFlops: examples.map(runner.fullDepthFlops),
-                                       predictions: predictions, flops: flops, exitLayerSums: layers)
+                                       predictions: predictions, flops: flops, exitLayerSums: layers, retention: elimination)
     }
 
     /// Per candidate, per example: the loss of `risk` (`CalibrationRisk.exampleLosses`).
@@ -88,6 +98,7 @@ extension ExitPolicy {
         case .tokee(let k, _, let criterion): "tokee k=\(k) \(criterion)"
         case .sentee(_, let criterion): "sentee \(criterion)"
         case .patienceConfidence(let p, _): "patience-confidence p=\(p)"
+        case .full: "elimination alone"
         default: name
         }
     }

@@ -29,9 +29,11 @@ public struct CalibrationGuarantee: Sendable, Equatable, Codable {
     public let policy: String
     /// ISO-8601, as the caller gave it.
     public let date: String
+    /// PoWER-BERT: the word-vectors kept after each layer, under the policy (nil: no elimination).
+    public var retention: [Int]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case risk, test, eps, delta, n, policy, date
+        case risk, test, eps, delta, n, policy, date, retention
         case pValue = "p_value", empiricalRisk = "empirical_risk", flopsSpeedup = "flops_speedup"
     }
 

@@ -78,7 +78,8 @@ public enum LearnThenTest {
         let guarantee = chosen.map { c in
             CalibrationGuarantee(risk: risk.rawValue, test: test.bound.rawValue, eps: eps, delta: delta, n: indices.count,
                                  pValue: rows[c].test.pValue, empiricalRisk: rows[c].test.empiricalRisk,
-                                 flopsSpeedup: rows[c].flopsSpeedup, policy: rows[c].policy.encoded, date: date)
+                                 flopsSpeedup: rows[c].flopsSpeedup, policy: rows[c].policy.encoded, date: date,
+                                 retention: measured.retention?.lengths)
         }
         var ranges: [Range<Int>] = [], start = 0
         for s in sequences { ranges.append(start ..< start + s.count); start += s.count }

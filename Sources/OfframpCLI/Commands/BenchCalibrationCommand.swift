@@ -39,6 +39,7 @@ struct BenchCalibrationCommand: ParsableCommand {
     var ignoreLabels = false
     @Option(help: "Output folder.") var out: String
     @OptionGroup var batch: BatchOptions
+    @OptionGroup var retentionOptions: RetentionOptions
 
     func validate() throws {
         guard splits > 0 else { throw ValidationError("--splits must be positive, got \(splits)") }
@@ -79,13 +80,14 @@ struct BenchCalibrationCommand: ParsableCommand {
         try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
         printError("measuring \(grid.count) candidates on \(examples.count) examples")
         let measured = try CalibrationMeasurements.measure(runner: try EarlyExitRunner(model: m), examples: examples,
-                                                           candidates: grid, batchSize: batch.batchSize, log: printError)
+                                                           candidates: grid, batchSize: batch.batchSize,
+                                                           retention: try retentionOptions.resolve(m), log: printError)
         let half = examples.count / 2
         var targets: [CalibrationValidity.Target] = [], tooSmall: [String] = []
         for r in riskList {
             for e in epsList {
                 for d in deltas {
-                    let needed = LearnThenTest.minimumExamples(candidates: grid, test: r.test(for: m.settings.task), eps: e / 100, delta: d, order: order)
+                    let needed = LearnThenTest.minimumExamples(candidates: measured.candidates, test: r.test(for: m.settings.task), eps: e / 100, delta: d, order: order)
                     if needed <= half { targets.append(CalibrationValidity.Target(risk: r, eps: e / 100, delta: d)) }
                     else { tooSmall.append("\(r.rawValue) at eps \(e) points, delta \(d): needs at least \(needed) calibration examples, a split has \(half)") }
                 }
@@ -101,7 +103,7 @@ struct BenchCalibrationCommand: ParsableCommand {
         var priceRows: [(size: Int, outcomes: [CalibrationValidity.Outcome])] = []
         for size in sizeList {
             let sized = riskList.map { CalibrationValidity.Target(risk: $0, eps: sizeEps / 100, delta: sizeDelta) }
-            guard sized.allSatisfy({ LearnThenTest.minimumExamples(candidates: grid, test: $0.risk.test(for: m.settings.task), eps: $0.eps,
+            guard sized.allSatisfy({ LearnThenTest.minimumExamples(candidates: measured.candidates, test: $0.risk.test(for: m.settings.task), eps: $0.eps,
                                                                    delta: $0.delta, order: order) <= size }) else {
                 printError("price: calibration size \(size) is too small for any setting to pass; skipped")
                 continue
@@ -170,6 +172,7 @@ struct BenchCalibrationCommand: ParsableCommand {
             }
             lines.append("| \(row.size) | " + cells.joined(separator: " | ") + " |")
         }
+        guard !rows.isEmpty else { return lines.joined(separator: "\n") + "\n\nEvery size was too small for any setting to pass.\n" }
         for (i, risk) in risks.enumerated() {
             let reached = rows.first { q($0.outcomes[i].splits.map(\.guaranteedSpeedup), 0.5) >= 2 }
             lines.append("")

@@ -31,6 +31,7 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "With --delta: per-family (each policy's settings one sequence, delta split over them), or speedup (one sequence by FLOPs speed-up).")
     var order: CandidateOrder = .perFamily
     @OptionGroup var batch: BatchOptions
+    @OptionGroup var retentionOptions: RetentionOptions
 
     func run() throws {
         guard maxDrop.isFinite, maxDrop >= 0 else { throw ValidationError("--max-drop must be a non-negative number") }
@@ -40,16 +41,27 @@ struct CalibrateCommand: ParsableCommand {
         let names = (policies ?? defaultSweepPolicies(m)).split(separator: ",").map(String.init)
         let grid = ExitSweep.policies(names, layers: m.layerCount)
         guard !grid.isEmpty else { throw ValidationError("--policies \(policies ?? ""): no known policy") }
+        let retention = try retentionOptions.resolve(m)
         var settings = m.settings
+        // The elimination calibrated under is the one saved with the policy.
+        switch retention {
+        case .saved: break
+        case .all:
+            if settings.retention != nil { printError("--retention none: the saved PoWER-BERT configuration is removed from config.json") }
+            settings.retention = nil
+        case .configuration(let r):
+            settings.retention = r.lengths
+            settings.extractSelection = r.selection
+        }
         if delta == "none" {
-            settings.policy = try pointEstimate(runner, grid: grid).encoded
+            settings.policy = try pointEstimate(runner, grid: grid, retention: retention).encoded
             settings.guarantee = nil
         } else {
             guard let d = Double(delta), d > 0, d < 1 else { throw ValidationError("--delta must be a number in (0, 1) or none, got \(delta)") }
             guard maxDrop > 0, maxDrop < 100 else {
                 throw ValidationError("--max-drop with --delta is the bound on the risk in points and must be in (0, 100), got \(maxDrop)")
             }
-            let (policy, guarantee) = try guaranteed(runner, grid: grid, delta: d)
+            let (policy, guarantee) = try guaranteed(runner, grid: grid, delta: d, retention: retention)
             settings.policy = policy.encoded
             settings.guarantee = try guarantee?.jsonValue()
         }
@@ -60,19 +72,21 @@ struct CalibrateCommand: ParsableCommand {
     }
 
     /// The fastest dev setting within --max-drop points of full depth (no guarantee).
-    private func pointEstimate(_ runner: EarlyExitRunner, grid: [ExitPolicy]) throws -> ExitPolicy {
+    private func pointEstimate(_ runner: EarlyExitRunner, grid: [ExitPolicy], retention: WordVectorRetention) throws -> ExitPolicy {
         let m = runner.model, batchSize = batch.batchSize
-        let devPoints = try ExitSweep.run(runner, examples: try loadLabeled(dev, model: m, maxLength: nil), policies: grid, batchSize: batchSize)
+        let devPoints = try ExitSweep.run(runner, examples: try loadLabeled(dev, model: m, maxLength: nil), policies: grid, batchSize: batchSize,
+                                          retention: retention)
         guard let best = ExitSweep.calibrate(devPoints, maxDrop: maxDrop) else { throw OfframpError("no setting found") }
         print(String(format: "dev: full %.2f; chosen %@ at %.2f (%.2fx FLOPs, %.2fx wall, exit layer %.2f)",
                      100 * devPoints[0].score, best.exitPolicy.description, 100 * best.score, best.flopsSpeedup, best.wallSpeedup, best.averageExitLayer))
-        try report(on: test, best.exitPolicy)
+        try report(on: test, best.exitPolicy, retention: retention)
         return best.exitPolicy
     }
 
     /// Learn-then-Test on --dev: the fastest setting whose risk is at most
     /// --max-drop points with probability 1 - delta, and its guarantee.
-    private func guaranteed(_ runner: EarlyExitRunner, grid: [ExitPolicy], delta: Double) throws -> (ExitPolicy, CalibrationGuarantee?) {
+    private func guaranteed(_ runner: EarlyExitRunner, grid: [ExitPolicy], delta: Double,
+                            retention: WordVectorRetention) throws -> (ExitPolicy, CalibrationGuarantee?) {
         let m = runner.model
         let examples = try loadExamples(dev, task: m.settings.task, labels: LabelSet(m.labels), tokenizer: m.tokenizer,
                                         maxLength: m.settings.maxLength ?? 128, requireLabels: false)
@@ -83,7 +97,8 @@ struct CalibrateCommand: ParsableCommand {
         }
         let date = ISO8601DateFormatter().string(from: Date())
         let r = try LearnThenTest.calibrate(runner: runner, examples: examples, candidates: grid, risk: risk, eps: maxDrop / 100,
-                                            delta: delta, batchSize: batch.batchSize, order: order, date: date, log: printError)
+                                            delta: delta, batchSize: batch.batchSize, retention: retention, order: order, date: date,
+                                            log: printError)
         if r.sequences.count > 1 {
             print(String(format: "%d sequences (one per policy family), each walked at delta %g / %d = %.4g",
                          r.sequences.count, delta, r.sequences.count, delta / Double(r.sequences.count)))
@@ -106,17 +121,19 @@ struct CalibrateCommand: ParsableCommand {
             return (.full, nil)
         }
         print("guarantee: \(g.summary)")
-        try report(on: test, r.policy)
+        try report(on: test, r.policy, retention: retention)
         return (r.policy, g)
     }
 
     /// Accuracy of the chosen policy against full depth on --test, when given.
-    private func report(on test: String?, _ policy: ExitPolicy) throws {
+    private func report(on test: String?, _ policy: ExitPolicy, retention: WordVectorRetention) throws {
         guard let test else { return }
         let runner = try EarlyExitRunner(model: checkpoint.load())
         let points = try ExitSweep.run(runner, examples: try loadLabeled(test, model: runner.model, maxLength: nil), policies: [policy],
-                                       batchSize: batch.batchSize)
+                                       batchSize: batch.batchSize, retention: retention)
+        // With elimination the sweep puts "power" (elimination alone) before the policy.
+        let last = points[points.count - 1]
         print(String(format: "test: full %.2f; %@ %.2f (%.2fx FLOPs, %.2fx wall, exit layer %.2f)", 100 * points[0].score,
-                     policy.description, 100 * points[1].score, points[1].flopsSpeedup, points[1].wallSpeedup, points[1].averageExitLayer))
+                     policy.description, 100 * last.score, last.flopsSpeedup, last.wallSpeedup, last.averageExitLayer))
     }
 }
