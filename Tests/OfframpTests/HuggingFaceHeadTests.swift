@@ -9,14 +9,9 @@ import Testing
 @Suite struct HuggingFaceHeadTests {
     static let reference = TestSupport.fixture("hf-heads/reference.safetensors")
     static func directory(_ name: String) -> URL { TestSupport.fixture("hf-heads/\(name)") }
-    static let sentences = [
-        "A gorgeous, witty, seductive movie.",
-        "The plot is dull and the acting is worse.",
-        "It's a charming and often affecting journey.",
-        "An unflinching look at grief; not for everyone.",
-        "Too long by half.",
-        "Smart, funny, and surprisingly moving storytelling from start to finish.",
-    ]
+    /// The sentences, one per line, as the fixture script ran them.
+    static let sentences = try! String(contentsOf: TestSupport.fixture("hf-heads/sentences.txt"), encoding: .utf8)
+        .split(separator: "\n").map(String.init)
 
     /// HF's padded batch `name.ids` (B, T) as one id list per sentence, padding dropped.
     static func hfIds(_ ref: SafeTensorsFile, _ name: String) throws -> [[Int32]] {
