@@ -99,6 +99,37 @@ import Testing
         #expect(try other.allExitLogits(ExampleBatch(examples))[1].count == 2 * examples.count)
     }
 
+    /// `exportHuggingFace`: HF's names and config fields, and Offramp reads the directory back as the same multi-exit model.
+    @Test func exportWritesHFNamesAndReadsBack() throws {
+        let out = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: out) }
+        var settings = ExitSettings(task: .classify, labels: ["negative", "neutral", "positive"], exits: [1, 2])
+        settings.maxLength = 64
+        let model = try MultiExitModel.create(pretrained: Self.directory("seq"), settings: settings, seed: 5)
+        try model.exportHuggingFace(to: out)
+        let file = try SafeTensorsFile(url: out.appendingPathComponent("model.safetensors"))
+        for key in ["classifier.weight", "bert.pooler.dense.weight", "bert.embeddings.word_embeddings.weight", "bert.encoder.layer.1.output.dense.bias"] {
+            #expect(file.tensors[key] != nil, "\(key) in the exported model.safetensors")
+        }
+        #expect(!file.tensors.keys.contains { $0.hasPrefix("exits.") })
+        let config = try BertConfig.load(from: out.appendingPathComponent("config.json"))
+        #expect(config.extra["architectures"]?.arrayValue?.first?.stringValue == "BertForSequenceClassification")
+        #expect(config.extra["id2label"]?["2"]?.stringValue == "positive" && config.extra["label2id"]?["neutral"]?.intValue == 1)
+        #expect(config.extra["num_labels"]?.intValue == 3)
+        let back = try MultiExitModel.load(directory: out)
+        #expect(back.settings.exits == [1, 2])
+        let examples = try Self.hfIds(try SafeTensorsFile(url: Self.reference), "seq").map {
+            EncodedExample(ids: $0, typeIds: $0.map { _ in 0 }, queryPositions: [0], labels: [-1])
+        }
+        #expect(try back.allExitLogits(ExampleBatch(examples)) == model.allExitLogits(ExampleBatch(examples)))
+        // Mean-pooled heads have no HF counterpart.
+        settings.pooling = .mean
+        let mean = try MultiExitModel.create(pretrained: Self.directory("seq"), settings: settings, seed: 5)
+        let refused = #expect(throws: OfframpError.self) { try mean.exportHuggingFace(to: out) }
+        #expect(refused?.message.contains("[CLS]") == true)
+        #expect(try MultiExitModel.load(directory: out).settings.pooling == .cls, "a refused export leaves the old directory")
+    }
+
     @Test func unsupportedHeadsAreNamed() throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

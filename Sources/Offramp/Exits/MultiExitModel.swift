@@ -75,10 +75,17 @@ public final class MultiExitModel: @unchecked Sendable {
         }
         let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
         let store = ParameterStore(specs: specs(config, settings))
-        let missing = try store.load(from: file, optional: ["pooler.dense.weight", "pooler.dense.bias"],
-                                     aliases: hf.map(HuggingFaceHead.keyAliases) ?? [:])
+        // An exported directory (`exportHuggingFace`): the final exit under HF's names, the others beside.
+        let exitsURL = directory.appendingPathComponent(exportedExitsFile)
+        let aliases = hf != nil || FileManager.default.fileExists(atPath: exitsURL.path) ? HuggingFaceHead.keyAliases(settings) : [:]
+        let besides = FileManager.default.fileExists(atPath: exitsURL.path)
+            ? Set(store.entries.map(\.name).filter { $0.hasPrefix("exits.") && aliases[$0] == nil }) : []
+        let missing = try store.load(from: file, optional: besides.union(["pooler.dense.weight", "pooler.dense.bias"]), aliases: aliases)
+        if !besides.isEmpty {
+            try store.load(from: try SafeTensorsFile(url: exitsURL), optional: Set(store.entries.map(\.name)).subtracting(besides))
+        }
         return try MultiExitModel(directory: directory, config: config, settings: settings, store: store,
-                                  hasPooler: missing.isEmpty, tokenizer: try Tokenizers.load(directory: directory))
+                                  hasPooler: !missing.contains("pooler.dense.weight"), tokenizer: try Tokenizers.load(directory: directory))
     }
 
     /// A new multi-exit model from a pretrained encoder directory: backbone
