@@ -122,6 +122,13 @@ import Testing
             EncodedExample(ids: $0, typeIds: $0.map { _ in 0 }, queryPositions: [0], labels: [-1])
         }
         #expect(try back.allExitLogits(ExampleBatch(examples)) == model.allExitLogits(ExampleBatch(examples)))
+        // One exit only (the HF model itself): no file beside, and it reads back too.
+        let single = try MultiExitModel.load(directory: Self.directory("seq"))
+        let singleOut = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: singleOut) }
+        try single.exportHuggingFace(to: singleOut)
+        #expect(!FileManager.default.fileExists(atPath: singleOut.appendingPathComponent(MultiExitModel.exportedExitsFile).path))
+        #expect(try MultiExitModel.load(directory: singleOut).allExitLogits(ExampleBatch(examples)) == single.allExitLogits(ExampleBatch(examples)))
         // Mean-pooled heads have no HF counterpart.
         settings.pooling = .mean
         let mean = try MultiExitModel.create(pretrained: Self.directory("seq"), settings: settings, seed: 5)

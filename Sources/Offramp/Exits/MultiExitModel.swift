@@ -75,9 +75,10 @@ public final class MultiExitModel: @unchecked Sendable {
         }
         let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
         let store = ParameterStore(specs: specs(config, settings))
-        // An exported directory (`exportHuggingFace`): the final exit under HF's names, the others beside.
+        // A HF classifier, or an exported directory (`exportHuggingFace`): the final exit under HF's
+        // names (tried first, used only where the file has them), the other exits beside.
         let exitsURL = directory.appendingPathComponent(exportedExitsFile)
-        let aliases = hf != nil || FileManager.default.fileExists(atPath: exitsURL.path) ? HuggingFaceHead.keyAliases(settings) : [:]
+        let aliases = HuggingFaceHead.keyAliases(settings)
         let besides = FileManager.default.fileExists(atPath: exitsURL.path)
             ? Set(store.entries.map(\.name).filter { $0.hasPrefix("exits.") && aliases[$0] == nil }) : []
         let missing = try store.load(from: file, optional: besides.union(["pooler.dense.weight", "pooler.dense.bias"]), aliases: aliases)

@@ -53,3 +53,15 @@ enum HuggingFaceHead {
         return aliases
     }
 }
+
+extension MultiExitModel {
+    /// The exit settings of the HF `BertForSequenceClassification` /
+    /// `BertForTokenClassification` saved in `directory` (task, `id2label`'s
+    /// labels, one exit after the last layer), or nil when its config.json
+    /// names neither. Training from such a directory with these labels keeps
+    /// the fine-tuned head as the last exit.
+    public static func huggingFaceClassifier(at directory: URL) throws -> ExitSettings? {
+        let url = directory.appendingPathComponent("config.json")
+        return try HuggingFaceHead.settings(try BertConfig.load(from: url), file: url.path)
+    }
+}
