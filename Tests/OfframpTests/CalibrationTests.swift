@@ -190,7 +190,7 @@ import Testing
         let candidates: [ExitPolicy] = [.confidence(0.6), .budget(layer: 1), .entropy(0.3), .budget(layer: 3),
                                         .confidence(0.7), .budget(layer: 2), .confidence(0.8), .confidence(0.55)]
         let report = try LearnThenTest.calibrate(runner: runner, examples: examples, candidates: candidates,
-                                                 eps: 0.3, delta: 0.1, batchSize: 8, date: "2025-01-01T00:00:00Z")
+                                                 eps: 0.3, delta: 0.1, batchSize: 8, order: .speedup, date: "2025-01-01T00:00:00Z")
         #expect(report.n == examples.count && report.test == .binomial)
         let speedups = report.candidates.map(\.flopsSpeedup)
         #expect(speedups == speedups.sorted(), "not safest first: \(speedups)")
@@ -227,7 +227,7 @@ import Testing
         #expect(strict.chosen == nil && strict.policy == .full && strict.guarantee == nil && strict.stoppedAt == 0)
         // Smaller eps: too few examples for anything, said before running the model.
         let tiny = #expect(throws: OfframpError.self) {
-            try LearnThenTest.calibrate(runner: runner, examples: examples, candidates: candidates, eps: 0.001, delta: 0.1, date: "")
+            try LearnThenTest.calibrate(runner: runner, examples: examples, candidates: candidates, eps: 0.001, delta: 0.1, order: .speedup, date: "")
         }
         #expect(tiny?.message.contains("at least 2302") == true)
         let unlabeled = examples.map { e in var e = e; e.labels = [-1]; return e }
@@ -237,6 +237,76 @@ import Testing
         #expect(accuracy?.message.contains("risk accuracy needs gold labels") == true)
     }
 
+    // MARK: - Per-family sequences and the validity benchmark, on measurements of known risk
+
+    /// Classification measurements: candidate j errs (against full depth, which
+    /// is always right) on example i when u_i < risks[j], and costs
+    /// 1 / speedups[j] of full depth.
+    static func synthetic(_ candidates: [ExitPolicy], risks: [Double], speedups: [Double], n: Int, seed: UInt64,
+                          retention: Retention? = nil) -> CalibrationMeasurements {
+        var rng = SeededRandom(seed: seed)
+        let u = (0..<n).map { _ in uniform(&rng) }
+        return CalibrationMeasurements(
+            task: .classify, candidates: candidates, gold: Array(repeating: [1], count: n), full: Array(repeating: [1], count: n),
+            fullDepthFlops: Array(repeating: 100, count: n),
+            predictions: risks.map { r in u.map { $0 < r ? [0] : [1] } },
+            flops: speedups.map { s in Array(repeating: 100 / s, count: n) },
+            exitLayerSums: speedups.map { s in Array(repeating: Int(6 / s), count: n) }, retention: retention)
+    }
+
+    @Test func perFamilyWalksEachFamilyAtItsShareOfDelta() throws {
+        // Entropy fails at its second setting; confidence goes on to a faster one.
+        let candidates: [ExitPolicy] = [.entropy(0.1), .confidence(0.9), .entropy(0.3), .confidence(0.8), .entropy(0.5), .confidence(0.7)]
+        let m = Self.synthetic(candidates, risks: [0, 0, 0.3, 0, 0, 0.02], speedups: [1.2, 1.1, 1.5, 1.4, 2.5, 1.8], n: 400, seed: 3)
+        let losses = try m.losses(.consistency)
+        let r = try LearnThenTest.choose(m, losses: losses, risk: .consistency, eps: 0.05, delta: 0.1, order: .perFamily, date: "")
+        #expect(r.sequences.count == 2 && r.sequences.map(\.count) == [3, 3])
+        #expect(r.candidates.map(\.policy) == [.entropy(0.1), .entropy(0.3), .entropy(0.5), .confidence(0.9), .confidence(0.8), .confidence(0.7)])
+        // The entropy walk stops at 0.3 (never reaching 0.5, clean and fastest); confidence 0.7 passes at delta / 2.
+        #expect(r.stops == [1] && r.policy == .confidence(0.7))
+        #expect(r.candidates[2].test.pValue <= 0.05 && !r.candidates[2].test.passed)
+        // One sequence by speed-up: entropy 0.3 stops everything faster than 1.4x.
+        let one = try LearnThenTest.choose(m, losses: losses, risk: .consistency, eps: 0.05, delta: 0.1, order: .speedup, date: "")
+        #expect(one.sequences.count == 1 && one.policy == .confidence(0.8) && one.stoppedAt == 3)
+        // Too few examples for the family's share: the message says so.
+        let few = #expect(throws: OfframpError.self) {
+            try LearnThenTest.choose(m, losses: losses, subset: Array(0..<50), risk: .consistency, eps: 0.05, delta: 0.1, order: .perFamily, date: "")
+        }
+        #expect(few?.message.contains("split over 2 policy families") == true)
+        // The guarantee names the elimination its policy ran with, and reads back.
+        let eliminating = Self.synthetic(candidates, risks: [0, 0, 0.3, 0, 0, 0.02], speedups: [1.2, 1.1, 1.5, 1.4, 2.5, 1.8], n: 400, seed: 3,
+                                         retention: try Retention([8, 4, 2, 2, 2, 2], layers: 6))
+        let g = try #require(try LearnThenTest.choose(eliminating, losses: losses, risk: .consistency, eps: 0.05, delta: 0.1, date: "").guarantee)
+        let readBack = try CalibrationGuarantee(json: g.jsonValue())
+        #expect(g.retention == [8, 4, 2, 2, 2, 2] && readBack == g)
+        let plainJSON = try #require(r.guarantee).jsonValue()
+        #expect(r.guarantee?.retention == nil && plainJSON["retention"] == nil)
+    }
+
+    @Test func validityBenchmarkHoldsAtDeltaWhereThePointEstimateDoesNot() throws {
+        // One family, ordered; the third setting's risk sits just above eps, so
+        // the point estimate picks it whenever its calibration risk falls below.
+        let candidates: [ExitPolicy] = [.entropy(0.1), .entropy(0.2), .entropy(0.3), .entropy(0.4)]
+        let m = Self.synthetic(candidates, risks: [0.01, 0.03, 0.052, 0.2], speedups: [1.2, 1.6, 2.0, 3.0], n: 4000, seed: 11)
+        let targets = [CalibrationValidity.Target(risk: .consistency, eps: 0.05, delta: 0.1),
+                       CalibrationValidity.Target(risk: .accuracy, eps: 0.05, delta: 0.05)]
+        let outcomes = try CalibrationValidity.run(m, targets: targets, splits: 300, calibrationSize: 1000)
+        for o in outcomes {
+            #expect(o.splits.count == 300 && o.calibrationSize == 1000)
+            // Evaluation on 3,000 examples: an eval risk above eps means the 0.052 setting (or worse) was chosen.
+            #expect(o.guaranteedViolations <= o.target.delta, "\(o.target): \(o.guaranteedViolations)")
+            #expect(o.pointViolations > 0.15, "the point estimate should often pick the 0.052 setting: \(o.pointViolations)")
+            let median = CalibrationValidity.quantile(o.splits.map(\.guaranteedSpeedup), 0.5)
+            #expect(median == 1.6, "the 0.03 setting is certified in most splits: \(median)")
+            // Full depth is always right here, so the accuracy drop equals the bounded loss.
+            #expect(o.splits.allSatisfy { $0.guaranteedDrop == $0.guaranteedRisk })
+        }
+        // Seeded: the same splits again.
+        let again = try CalibrationValidity.run(m, targets: targets, splits: 300, calibrationSize: 1000)
+        #expect(again.map(\.splits) == outcomes.map(\.splits))
+        #expect(throws: OfframpError.self) { try CalibrationValidity.run(m, targets: targets, splits: 10, calibrationSize: 4000) }
+    }
+
     /// Labeling: one loss per sentence (the fraction of its words hurt), tested by Hoeffding-Bentkus.
     @Test func calibratesATaggerBySentence() throws {
         let (model, sentences, dir) = try TestModels.trainedTagger()
@@ -244,7 +314,7 @@ import Testing
         let candidates: [ExitPolicy] = [.sentee(0.9, .confidence), .sentee(0.5, .entropy), .budget(layer: 2), .budget(layer: 3),
                                         .sentee(0.8, .confidence), .sentee(0.95, .entropy)]
         let report = try LearnThenTest.calibrate(runner: try EarlyExitRunner(model: model), examples: sentences,
-                                                 candidates: candidates, risk: .accuracy, eps: 0.3, delta: 0.1, date: "")
+                                                 candidates: candidates, risk: .accuracy, eps: 0.3, delta: 0.1, order: .speedup, date: "")
         #expect(report.n == sentences.count && report.test == .hoeffdingBentkus)
         for (j, c) in report.candidates.enumerated() {
             #expect(c.test.passed == (j < (report.stoppedAt ?? report.candidates.count)))

@@ -34,9 +34,12 @@ import Testing
                     }()
                     if nearThreshold { continue }
                     #expect(a.label == b.label && a.exitLayer == b.exitLayer, "\(policy) batch \(batch) continuous \(continuous) input \(i)")
+                    #expect(abs(a.flops - b.flops) < 1e-6 * a.flops, "an input's own FLOPs do not depend on its batch")
                     #expect(zip(a.probabilities, b.probabilities).allSatisfy { abs($0 - $1) < 1e-5 })
                 }
                 #expect(abs(together.flops - alone.flops) < 1e-3 * alone.flops, "FLOPs do not depend on batching")
+                let shares = together.results.reduce(0) { $0 + $1.flops }
+                #expect(abs(shares - together.flops) < 1e-9 * together.flops, "the inputs' shares add up to the run's FLOPs")
             }
             if alone.results.contains(where: { $0.exitLayer < 4 }) && alone.results.contains(where: { $0.exitLayer == 4 }) { sawEarly = true }
         }

@@ -148,6 +148,29 @@ import Testing
         }
     }
 
+    /// Calibration on an eliminating model: the candidates are exits on top
+    /// of the elimination, elimination alone first; the reference stays full
+    /// depth without it; the guarantee names the configuration.
+    @Test func calibrationRunsExitsOnTopOfElimination() throws {
+        let (model, dir) = try Self.model()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try Retention([4, 2, 1], layers: 3), data = Self.examples()
+        let runner = try EarlyExitRunner(model: model)
+        let m = try CalibrationMeasurements.measure(runner: runner, examples: data, candidates: [.budget(layer: 2)], batchSize: 3,
+                                                    retention: .configuration(r))
+        #expect(m.candidates == [.full, .budget(layer: 2)] && m.retention == r)
+        let plain = try runner.run(data, policy: .full, retention: .all).results
+        let eliminated = try runner.run(data, policy: .full, retention: .configuration(r)).results
+        #expect(m.full == plain.map(\.labels) && m.predictions[0] == eliminated.map(\.labels) && m.flops[0] == eliminated.map(\.flops))
+        #expect(m.flopsSpeedup(0) > 1.3 && m.flopsSpeedup(1) > m.flopsSpeedup(0))
+        let report = try LearnThenTest.choose(m, losses: m.losses(.consistency), risk: .consistency, eps: 0.5, delta: 0.5, date: "")
+        #expect(report.sequences.count == 2 && report.candidates[0].policy == .full)
+        #expect(report.candidates.map(\.flopsSpeedup) == [m.flopsSpeedup(0), m.flopsSpeedup(1)])
+        // Without elimination, nothing is added.
+        let none = try CalibrationMeasurements.measure(runner: runner, examples: data, candidates: [.budget(layer: 2)], retention: .all)
+        #expect(none.candidates == [.budget(layer: 2)] && none.retention == nil)
+    }
+
     /// A sweep on an eliminating model: the baseline is full depth without
     /// elimination, then "power" (elimination alone), then each policy with it.
     @Test func sweepReportsEliminationAloneAndWithPolicies() throws {

@@ -124,8 +124,10 @@ import Testing
                 for (a, b) in zip(alone.results, together.results) {
                     #expect(a.labels == b.labels && a.exitLayers == b.exitLayers, "\(policy) batch \(batch)")
                     #expect(zip(a.labelProbabilities.joined(), b.labelProbabilities.joined()).allSatisfy { abs($0 - $1) < 1e-5 })
+                    #expect(abs(a.flops - b.flops) < 1e-6 * a.flops, "a sentence's own FLOPs do not depend on its batch")
                 }
                 #expect(abs(together.flops - alone.flops) < 1e-6 * alone.flops)
+                #expect(abs(together.results.reduce(0) { $0 + $1.flops } - together.flops) < 1e-9 * together.flops)
             }
         }
     }

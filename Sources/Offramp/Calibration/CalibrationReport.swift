@@ -29,9 +29,11 @@ public struct CalibrationGuarantee: Sendable, Equatable, Codable {
     public let policy: String
     /// ISO-8601, as the caller gave it.
     public let date: String
+    /// PoWER-BERT: the word-vectors kept after each layer, under the policy (nil: no elimination).
+    public var retention: [Int]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case risk, test, eps, delta, n, policy, date
+        case risk, test, eps, delta, n, policy, date, retention
         case pValue = "p_value", empiricalRisk = "empirical_risk", flopsSpeedup = "flops_speedup"
     }
 
@@ -63,17 +65,21 @@ public struct CalibrationReport: Sendable {
     public let delta: Double
     /// Calibration examples.
     public let n: Int
-    /// In the order tested: safest first.
+    /// In the order tested: sequence after sequence, each safest first.
     public let candidates: [CalibratedCandidate]
-    /// Index into `candidates` of the chosen policy; nil when none passed.
+    /// The sequences walked, as ranges of `candidates`, each at delta / their number.
+    public let sequences: [Range<Int>]
+    /// Index into `candidates` of the chosen policy, the fastest passed in any sequence; nil when none passed.
     public let chosen: Int?
-    /// Index into `candidates` of the first failure, where testing stopped; nil when all passed.
-    public let stoppedAt: Int?
-    /// The smallest eps the data support at this delta (for the safest candidate); nil if none.
+    /// Indices into `candidates` of each sequence's first failure, where its walk stopped.
+    public let stops: [Int]
+    /// The smallest eps the data support at this delta (for the safest candidate of any sequence); nil if none.
     public let smallestEps: Double?
     /// The chosen policy's guarantee; nil when none passed.
     public let guarantee: CalibrationGuarantee?
 
     /// The policy to use: the fastest certified one, else full depth.
     public var policy: ExitPolicy { chosen.map { candidates[$0].policy } ?? .full }
+    /// The first sequence's first failure (the only one with a single sequence); nil when it passed throughout.
+    public var stoppedAt: Int? { stops.first { sequences.first?.contains($0) ?? false } }
 }

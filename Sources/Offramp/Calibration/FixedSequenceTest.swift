@@ -36,8 +36,10 @@ public struct FixedSequenceOutcome: Sendable, Equatable {
 /// picking the best p-value, would lose this.
 public enum FixedSequenceTest {
     /// Walks `losses` (one array per candidate, safest first, one loss per
-    /// calibration example) at (eps, delta).
-    public static func run(losses: [[Double]], test: RiskTest, eps: Double, delta: Double) throws -> FixedSequenceOutcome {
+    /// calibration example) at (eps, delta). `smallestEps: false` skips the
+    /// search for the finest bound (a hundred p-values).
+    public static func run(losses: [[Double]], test: RiskTest, eps: Double, delta: Double,
+                           smallestEps: Bool = true) throws -> FixedSequenceOutcome {
         try validate(eps: eps, delta: delta)
         guard let n = losses.first?.count else { throw OfframpError("no candidate settings to calibrate") }
         try checkSize(n: n, test: test, eps: eps, delta: delta)
@@ -50,7 +52,7 @@ public enum FixedSequenceTest {
         }
         let chosen = (stoppedAt ?? rows.count) - 1
         return FixedSequenceOutcome(candidates: rows, chosen: chosen >= 0 ? chosen : nil, stoppedAt: stoppedAt,
-                                    smallestEps: test.smallestEps(losses: losses[0], delta: delta), n: n)
+                                    smallestEps: smallestEps ? test.smallestEps(losses: losses[0], delta: delta) : nil, n: n)
     }
 
     // MARK: - Checks

@@ -16,6 +16,10 @@ public struct ExitResult: Sendable, Equatable {
     /// Normalized entropy at every exit the input visited, in order
     /// (labeling: the largest among its words still running there).
     public let uncertainties: [Double]
+    /// FLOPs this input spent: its share of every layer step and exit head it
+    /// went through (a batch's cost splits exactly among its inputs), so the
+    /// speed-up on any subset of a run's inputs needs no second run.
+    public let flops: Double
 
     /// The classification label (the first query's).
     public var label: Int { labels.first ?? 0 }

@@ -68,6 +68,8 @@ public final class ExitStream {
         var halted: [Bool] = []
         var labels: [Int] = [], exitLayers: [Int] = [], probabilities: [[Float]] = []
         var running = 0
+        /// FLOPs spent on this input so far: its share of every layer step and exit head.
+        var flops = 0.0
 
         init(_ e: EncodedExample, policy: ExitPolicy, labeling: Bool) {
             self.policy = policy
@@ -126,6 +128,7 @@ public final class ExitStream {
             let activeSet = labeling ? queryingRows(c, starts: inputStarts) : ActiveSet(starts: inputStarts, lengths: c.lengths)
             let result = encoder.step(c.depth, c.states.pointer, active: activeSet, plan: elimination)
             flops += result.flops
+            for (i, f) in result.sequenceFlops.enumerated() { c.state[i].flops += f }
             c.depth += 1
             c.lengths = result.layout.lengths
             let starts = c.starts
@@ -134,7 +137,10 @@ public final class ExitStream {
                                  : HeadInput.sequences(starts: starts, lengths: c.lengths)
             if logits.count < input.queryCount * n { logits = FloatBuffer(count: input.queryCount * n) }
             head.forward(c.states.pointer, input: input, logits: logits.pointer, activations: runner.model.headScratch, workspace: runner.model.workspace)
-            flops += head.flops(input)
+            for (i, f) in head.sequenceFlops(input).enumerated() {
+                c.state[i].flops += f
+                flops += f
+            }
             let isLast = c.depth == lastLayer
             var keep: [Int] = []
             var row = 0
@@ -149,7 +155,8 @@ public final class ExitStream {
                 if done {
                     let s = c.state[i]
                     finished.append((c.tags[i], ExitResult(labels: s.labels, labelProbabilities: s.probabilities,
-                                                           exitLayers: s.exitLayers, exitLayer: c.depth, uncertainties: s.uncertainties)))
+                                                           exitLayers: s.exitLayers, exitLayer: c.depth, uncertainties: s.uncertainties,
+                                                           flops: s.flops)))
                 } else {
                     keep.append(i)
                 }

@@ -62,18 +62,31 @@ public final class MultiExitModel: @unchecked Sendable {
 
     // MARK: Loading
 
-    /// Loads a multi-exit checkpoint (a config.json with an "offramp" section).
+    /// Loads a multi-exit checkpoint (a config.json with an "offramp" section),
+    /// or a HF `BertForSequenceClassification` / `BertForTokenClassification`
+    /// as a model with one exit, its fine-tuned head (`HuggingFaceHead`).
     public static func load(directory: URL) throws -> MultiExitModel {
         let configURL = directory.appendingPathComponent("config.json")
         let config = try BertConfig.load(from: configURL)
-        guard let settings = try ExitSettings.read(from: config, file: configURL.path) else {
-            throw OfframpError("\(configURL.path): not a multi-exit model (no \"offramp\" section); train one with `offramp train`")
+        let hf = try ExitSettings.read(from: config, file: configURL.path) == nil ? HuggingFaceHead.settings(config, file: configURL.path) : nil
+        guard let settings = try ExitSettings.read(from: config, file: configURL.path) ?? hf else {
+            throw OfframpError("\(configURL.path): not a multi-exit model (no \"offramp\" section, and its architectures name no "
+                + "BertForSequenceClassification or BertForTokenClassification); train one with `offramp train`")
         }
         let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
         let store = ParameterStore(specs: specs(config, settings))
-        let missing = try store.load(from: file, optional: ["pooler.dense.weight", "pooler.dense.bias"])
+        // A HF classifier, or an exported directory (`exportHuggingFace`): the final exit under HF's
+        // names (tried first, used only where the file has them), the other exits beside.
+        let exitsURL = directory.appendingPathComponent(exportedExitsFile)
+        let aliases = HuggingFaceHead.keyAliases(settings)
+        let besides = FileManager.default.fileExists(atPath: exitsURL.path)
+            ? Set(store.entries.map(\.name).filter { $0.hasPrefix("exits.") && aliases[$0] == nil }) : []
+        let missing = try store.load(from: file, optional: besides.union(["pooler.dense.weight", "pooler.dense.bias"]), aliases: aliases)
+        if !besides.isEmpty {
+            try store.load(from: try SafeTensorsFile(url: exitsURL), optional: Set(store.entries.map(\.name)).subtracting(besides))
+        }
         return try MultiExitModel(directory: directory, config: config, settings: settings, store: store,
-                                  hasPooler: missing.isEmpty, tokenizer: try Tokenizers.load(directory: directory))
+                                  hasPooler: !missing.contains("pooler.dense.weight"), tokenizer: try Tokenizers.load(directory: directory))
     }
 
     /// A new multi-exit model from a pretrained encoder directory: backbone
@@ -99,6 +112,16 @@ public final class MultiExitModel: @unchecked Sendable {
             }
         }
         let hasPooler = !missing.contains("pooler.dense.weight")
+        // A fine-tuned HF classifier with these labels: its head becomes the last exit (the teacher of distillation).
+        if let hf = try HuggingFaceHead.settings(config, file: configURL.path), hf.task == settings.task, hf.labels == settings.labels,
+           settings.head == .linear, settings.pooling == .cls, settings.exits.last == config.numHiddenLayers {
+            let aliases = HuggingFaceHead.keyAliases(settings)
+            for (name, stored) in aliases where file.tensors[stored] != nil {
+                try file.readFloats(stored, into: UnsafeMutableBufferPointer(start: store[name], count: store.entries.first { $0.name == name }!.count))
+            }
+            return try MultiExitModel(directory: directory, config: config, settings: settings, store: store,
+                                      hasPooler: hasPooler, tokenizer: try Tokenizers.load(directory: directory))
+        }
         if hasPooler, settings.head == .linear, settings.task == .classify, let last = settings.exits.last,
            last == config.numHiddenLayers {
             store["exits.\(last).pooler.weight"].update(from: store["pooler.dense.weight"], count: config.hiddenSize * config.hiddenSize)

@@ -153,14 +153,24 @@ public final class BertEncoder: @unchecked Sendable {
 
     /// FLOPs of one layer step on an active set: keys and values for every
     /// row; queries, attention output and feed-forward for the query rows
-    /// (for the `kept` rows only after a PoWER-BERT extract); the attention
-    /// products for each sequence's queries against its keys.
-    public func layerFlops(_ active: ActiveSet, kept: Int? = nil) -> Double {
+    /// (for the `kept` rows only after a PoWER-BERT extract, one count per
+    /// sequence); the attention products for each sequence's queries against
+    /// its keys. The sum of `sequenceFlops`.
+    public func layerFlops(_ active: ActiveSet, kept: [Int]? = nil) -> Double {
+        sequenceFlops(active, kept: kept).reduce(0, +)
+    }
+
+    /// The same per sequence: every term of a layer's cost belongs to one
+    /// sequence, so a batch's FLOPs split exactly among its inputs (what an
+    /// input spent, for accounting over any subset of a run's inputs).
+    public func sequenceFlops(_ active: ActiveSet, kept: [Int]? = nil) -> [Double] {
         let h = Double(config.hiddenSize), i = Double(config.intermediateSize)
-        let rows = Double(active.rowCount), queries = Double(active.queryCount), onward = Double(kept ?? active.queryCount)
-        let dense = 2 * rows * 2 * h * h + 2 * queries * h * h + 2 * onward * (h * h + 2 * h * i)
-        let attention = zip(active.queryCounts, active.lengths).reduce(0.0) { $0 + 2 * 2 * Double($1.0) * Double($1.1) * h }
-        return dense + attention
+        return active.lengths.indices.map { s in
+            let rows = Double(active.lengths[s]), queries = Double(active.queryCounts[s])
+            let onward = kept.map { Double($0[s]) } ?? queries
+            let dense = 2 * rows * 2 * h * h + 2 * queries * h * h + 2 * onward * (h * h + 2 * h * i)
+            return dense + 2 * 2 * queries * rows * h
+        }
     }
 }
 

@@ -33,11 +33,14 @@ extension ParameterStore {
     /// differs from the model's is an error naming the tensor and both shapes.
     /// Parameters named in `optional` may be absent; they are reported back
     /// so the caller can decide (a BertModel without a pooler, say).
+    /// `aliases` names where some parameters are stored instead (a HF
+    /// classifier's head as an exit), tried before the usual forms.
     @discardableResult
-    public func load(from file: SafeTensorsFile, optional: Set<String> = []) throws -> [String] {
+    public func load(from file: SafeTensorsFile, optional: Set<String> = [], aliases: [String: String] = [:]) throws -> [String] {
         var missing: [String] = []
         for entry in entries {
-            guard let key = CheckpointKeys.resolve(entry.name, in: file) else {
+            let alias = aliases[entry.name].flatMap { file.tensors[$0] != nil ? $0 : nil }
+            guard let key = alias ?? CheckpointKeys.resolve(entry.name, in: file) else {
                 if optional.contains(entry.name) { missing.append(entry.name); continue }
                 throw OfframpError("\(file.url.path): missing tensor \(entry.name) (expected shape \(entry.shape))")
             }

@@ -26,8 +26,10 @@ public protocol EliminationPlan: Sendable {
 public struct LayerStepResult: Sendable {
     /// The layout of the layer's output: the input's, or the kept rows packed after an extract.
     public let layout: ActiveSet
+    /// Multiply-add FLOPs of the step, per sequence of the active set (`BertEncoder.sequenceFlops`).
+    public let sequenceFlops: [Double]
     /// Multiply-add FLOPs of the step (`BertEncoder.layerFlops`).
-    public let flops: Double
+    public var flops: Double { sequenceFlops.reduce(0, +) }
 }
 
 extension BertEncoder {
@@ -48,10 +50,10 @@ extension BertEncoder {
         }
         layers[l](x, active: active, scratch: scratch, workspace: workspace, probabilities: probabilities,
                   training: training, extract: hard, softExtract: soft)
-        let flops = layerFlops(active, kept: hard?.keep.reduce(0, +))
+        let flops = sequenceFlops(active, kept: hard?.keep)
         // The step packed the kept rows, sequence by sequence.
         let layout = hard.map { ActiveSet(lengths: $0.keep) } ?? active
-        return LayerStepResult(layout: layout, flops: flops)
+        return LayerStepResult(layout: layout, sequenceFlops: flops)
     }
 
     /// Layers `first...` through the last on x (T, H), in place, starting from

@@ -15,6 +15,8 @@ public struct SVGPlot {
     public var maxYSpan: Double?
     /// Room for the legend, right of the panels.
     public var legendWidth = 150.0
+    /// What follows each x tick: "x" for speed-ups (whose axis always shows 1x), "" for other quantities.
+    public var xSuffix = "x"
     var series: [(name: String, panel: Int, points: [(Double, Double)], markers: Bool)] = []
     var referenceLines: [(y: Double, label: String)] = []
 
@@ -77,13 +79,15 @@ public struct SVGPlot {
         for (pi, panelTitle) in panels.enumerated() {
             let x0 = left + Double(pi) * (panelW + gap)
             let xs = series.filter { $0.panel == pi }.flatMap { $0.points.map(\.0) }
-            let xLo = min(1, xs.min() ?? 1) * 0.95, xHi = max(xs.max() ?? 2, 1.1) * 1.03
+            let speedups = xSuffix == "x"
+            let xLo = (speedups ? min(1, xs.min() ?? 1) : xs.min() ?? 0) * 0.95
+            let xHi = (speedups ? max(xs.max() ?? 2, 1.1) : max(xs.max() ?? 1, xLo + 1e-9)) * 1.03
             func px(_ x: Double) -> Double { x0 + (x - xLo) / (xHi - xLo) * panelW }
             func py(_ y: Double) -> Double { top + panelH - (y - yLo) / (yHi - yLo) * panelH }
             svg += "<rect x=\"\(x0)\" y=\"\(top)\" width=\"\(panelW)\" height=\"\(panelH)\" fill=\"none\" stroke=\"#333\"/>\n"
             for t in Self.ticks(xLo, xHi) {
                 svg += "<line x1=\"\(px(t))\" y1=\"\(top)\" x2=\"\(px(t))\" y2=\"\(top + panelH)\" stroke=\"#eee\"/>"
-                svg += "<text x=\"\(px(t))\" y=\"\(top + panelH + 16)\" text-anchor=\"middle\">\(Self.label(t))x</text>\n"
+                svg += "<text x=\"\(px(t))\" y=\"\(top + panelH + 16)\" text-anchor=\"middle\">\(Self.label(t))\(xSuffix)</text>\n"
             }
             for t in Self.ticks(yLo, yHi) {
                 svg += "<line x1=\"\(x0)\" y1=\"\(py(t))\" x2=\"\(x0 + panelW)\" y2=\"\(py(t))\" stroke=\"#eee\"/>"

@@ -8,7 +8,7 @@ import Offramp
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks (printed as tables; --json for JSON lines).",
-        subcommands: [BenchEncodeCommand.self, BenchGemmCommand.self, BenchMemoryCommand.self, BenchTokenizeCommand.self])
+        subcommands: [BenchCalibrationCommand.self, BenchEncodeCommand.self, BenchGemmCommand.self, BenchMemoryCommand.self, BenchTokenizeCommand.self])
 
     // MARK: - Inputs and timing shared by the benchmarks
 

@@ -96,9 +96,22 @@ struct TrainCommand: ParsableCommand {
             }
             return m
         }
-        guard mode != .distill else { throw UsageError("--mode distill needs a trained multi-exit model in --model (run finetune first)") }
-        let labels = try collectLabels(training.train, task: task)
         let config = try BertConfig.load(from: source.appendingPathComponent("config.json"))
+        if let hf = try MultiExitModel.huggingFaceClassifier(at: source) {
+            // FastBERT's recipe on a model fine-tuned with HF: its head stays the last exit (the teacher
+            // of --mode distill), its labels are the model's, new exits go below it.
+            guard hf.task == task else { throw UsageError("--model \(model) is a HF \(hf.task == .classify ? "sequence" : "token") classifier; use --task \(hf.task.rawValue)") }
+            guard (head ?? .linear) == .linear, (pooling ?? .cls) == .cls else {
+                throw UsageError("--model \(model) is a HF classifier, whose head is linear on [CLS]: --head linear --pooling cls")
+            }
+            var settings = ExitSettings(task: task, labels: hf.labels, head: .linear, pooling: .cls, exits: Array(1...max(1, config.numHiddenLayers)))
+            settings.maxLength = maxLength
+            return try MultiExitModel.create(pretrained: source, settings: settings, seed: training.seed)
+        }
+        guard mode != .distill else {
+            throw UsageError("--mode distill needs a trained multi-exit model in --model (run finetune first) or a HF classifier")
+        }
+        let labels = try collectLabels(training.train, task: task)
         var settings = ExitSettings(task: task, labels: labels.labels, head: head ?? .linear, pooling: pooling ?? .cls,
                                     exits: Array(1...max(1, config.numHiddenLayers)))
         settings.maxLength = maxLength

@@ -95,4 +95,9 @@ public struct ExitHead: @unchecked Sendable {
         case .fastbert(let head): head.flops(input)
         }
     }
+
+    /// The same per sequence of `input` (a head's cost is a sum over its sequences).
+    public func sequenceFlops(_ input: HeadInput) -> [Double] {
+        input.sequences.map(flops)
+    }
 }

@@ -1,0 +1,63 @@
+import Foundation
+
+// MARK: - Out to HF transformers: the final exit as a BertFor*Classification
+
+extension MultiExitModel {
+    /// The file beside an exported model.safetensors holding the other exits
+    /// (Offramp's names, `exits.<l>.*`); HF ignores it, Offramp reads it back.
+    public static let exportedExitsFile = "offramp_exits.safetensors"
+
+    /// Writes `out` (replaced whole, atomically) as a directory HF transformers
+    /// loads as `BertForSequenceClassification` (classify) or
+    /// `BertForTokenClassification` (label): the encoder under `bert.`, the
+    /// final exit as `bert.pooler.dense` + `classifier` (sequence) or
+    /// `classifier` (token), and config.json with `architectures`, `id2label`,
+    /// `label2id`, `num_labels`. The lower exits go to `exportedExitsFile` and
+    /// the "offramp" section stays in config.json, so `MultiExitModel.load`
+    /// reads the directory back as the same multi-exit model.
+    ///
+    /// Only what HF can compute is exported: linear heads, [CLS] pooling for
+    /// sequences, and a final exit after the last layer. HF runs the whole
+    /// model: no early exit, no PoWER-BERT elimination.
+    public func exportHuggingFace(to out: URL) throws {
+        guard settings.head == .linear else {
+            throw OfframpError("export hf: this model's exits are FastBERT heads, which HF's classifiers cannot compute (linear heads can)")
+        }
+        guard settings.task == .label || settings.pooling == .cls else {
+            throw OfframpError("export hf: this model's exits pool the mean of the tokens; HF's pooler reads [CLS] (train with --pooling cls)")
+        }
+        guard settings.exits.last == config.numHiddenLayers else {
+            throw OfframpError("export hf: the last exit is after layer \(settings.exits.last ?? 0), HF's head reads layer \(config.numHiddenLayers)")
+        }
+        let aliases = HuggingFaceHead.keyAliases(settings)
+        let arch = settings.task == .classify ? "BertForSequenceClassification" : "BertForTokenClassification"
+        try replaceDirectoryAtomically(out) { tmp in
+            var model = SafeTensorsWriter(), exits = SafeTensorsWriter()
+            for e in store.entries {
+                let values = UnsafeBufferPointer(start: store[e.name], count: e.count)
+                if let hf = aliases[e.name] {
+                    try model.add(hf, shape: e.shape, floats: values)
+                } else if e.name.hasPrefix("exits.") {
+                    try exits.add(e.name, shape: e.shape, floats: values)
+                } else if !e.name.hasPrefix("pooler.") {  // the encoder's own pooler: HF's is the exit's
+                    try model.add("bert." + e.name, shape: e.shape, floats: values)
+                }
+            }
+            model.metadata = ["format": "pt", "producer": "offramp"]
+            try model.write(to: tmp.appendingPathComponent("model.safetensors"))
+            if settings.exits.count > 1 { try exits.write(to: tmp.appendingPathComponent(Self.exportedExitsFile)) }
+            var cfg = config
+            try settings.write(into: &cfg)
+            cfg.extra["architectures"] = .array([.string(arch)])
+            cfg.extra["model_type"] = .string("bert")
+            cfg.extra["id2label"] = .object(Dictionary(uniqueKeysWithValues: labels.enumerated().map { ("\($0)", .string($1)) }))
+            cfg.extra["label2id"] = .object(Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, .number(Double($0))) }))
+            cfg.extra["num_labels"] = .number(Double(labels.count))
+            cfg.extra["problem_type"] = settings.task == .classify ? .string("single_label_classification") : nil
+            try cfg.save(to: tmp.appendingPathComponent("config.json"))
+            for name in Self.tokenizerFiles where FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path) {
+                try FileManager.default.copyItem(at: directory.appendingPathComponent(name), to: tmp.appendingPathComponent(name))
+            }
+        }
+    }
+}
