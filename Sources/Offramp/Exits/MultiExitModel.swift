@@ -73,7 +73,7 @@ public final class MultiExitModel: @unchecked Sendable {
             throw OfframpError("\(configURL.path): not a multi-exit model (no \"offramp\" section, and its architectures name no "
                 + "BertForSequenceClassification or BertForTokenClassification); train one with `offramp train`")
         }
-        let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
+        let file = try CheckpointWeights.open(directory: directory)
         let store = ParameterStore(specs: specs(config, settings))
         // A HF classifier, or an exported directory (`exportHuggingFace`): the final exit under HF's
         // names (tried first, used only where the file has them), the other exits beside.
@@ -98,7 +98,7 @@ public final class MultiExitModel: @unchecked Sendable {
         var config = try BertConfig.load(from: configURL)
         try settings.validate(layers: config.numHiddenLayers, file: "settings")
         try settings.write(into: &config)
-        let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
+        let file = try CheckpointWeights.open(directory: directory)
         let specs = specs(config, settings)
         let store = ParameterStore(specs: specs)
         let headNames = Set(specs.map(\.name).filter { $0.hasPrefix("exits.") })

@@ -81,11 +81,15 @@ public final class BertEncoder: @unchecked Sendable {
         let configURL = directory.appendingPathComponent("config.json")
         let config = try BertConfig.load(from: configURL)
         try config.validate(file: configURL.path)
-        let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
-        return try load(config: config, weights: file)
+        return try load(config: config, weights: CheckpointWeights.open(directory: directory))
     }
 
     public static func load(config: BertConfig, weights file: SafeTensorsFile) throws -> BertEncoder {
+        try load(config: config, weights: CheckpointWeights(file))
+    }
+
+    /// The encoder of `config` with the weights of a checkpoint (one file or its shards).
+    public static func load(config: BertConfig, weights file: CheckpointWeights) throws -> BertEncoder {
         let store = ParameterStore(specs: parameterSpecs(config))
         let missing = try store.load(from: file, optional: ["pooler.dense.weight", "pooler.dense.bias"])
         return try BertEncoder(config: config, parameters: store, hasPooler: missing.isEmpty)
