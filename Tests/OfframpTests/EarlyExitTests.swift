@@ -6,7 +6,8 @@ import Testing
 /// runs give every input exactly what running it alone gives.
 @Suite struct EarlyExitTests {
     /// Policies whose thresholds sit inside the observed uncertainties, so
-    /// some inputs leave early and some do not.
+    /// some inputs leave early and some do not. `full`: a run that read every
+    /// exit and left none early (entropy 0: `.full` reads the final exit only).
     static func policies(_ full: ExitRun) -> [ExitPolicy] {
         let first = full.results.map { $0.uncertainties[0] }.sorted()
         let tau = (first[first.count / 2] + first[first.count / 2 + 1]) / 2
@@ -21,7 +22,7 @@ import Testing
         let (model, data, dir) = try TestModels.trainedClassifier()
         defer { try? FileManager.default.removeItem(at: dir) }
         let runner = try EarlyExitRunner(model: model)
-        let full = try runner.run(data, policy: .full, batchSize: 1)
+        let full = try runner.run(data, policy: .entropy(0), batchSize: 1)
         var sawEarly = false
         for policy in Self.policies(full) {
             let alone = try runner.run(data, policy: policy, batchSize: 1)
@@ -54,7 +55,37 @@ import Testing
             p.withUnsafeMutableBufferPointer { softmaxInPlace($0.baseAddress!, count: 2) }
             #expect(zip(p, r.probabilities).allSatisfy { abs($0 - $1) < 1e-5 })
         }
-        #expect(abs(run.flopsSpeedup - 1) < 0.05, "full depth costs the full FLOPs (up to the lower heads)")
+        #expect(abs(run.flopsSpeedup - 1) < 1e-9, "full depth costs the full FLOPs: the lower heads do not run")
+    }
+
+    /// `full` and `budget` leave the heads they never read unrun, and answer
+    /// as a policy that reads every exit and leaves at the same one does.
+    @Test func fullAndBudgetRunOnlyTheHeadsTheyRead() throws {
+        let (model, data, dir) = try TestModels.trainedClassifier()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let runner = try EarlyExitRunner(model: model)
+        let everyExit = try runner.run(data, policy: .entropy(0), batchSize: 8)
+        for (policy, reads) in [(ExitPolicy.full, [4]), (.budget(layer: 2), [2]), (.budget(layer: 4), [4])] {
+            let stream = try ExitStream(runner: runner, batchSize: data.count)
+            stream.admit(data.enumerated().map { ExitStream.Item(tag: $0.offset, example: $0.element, policy: policy) })
+            var results = [ExitResult?](repeating: nil, count: data.count)
+            while stream.inFlight > 0 { for (tag, r) in stream.step() { results[tag] = r } }
+            #expect(stream.headRuns == reads.count, "\(policy): one cohort, heads \(reads) only")
+            for (r, e) in zip(results.map { $0! }, everyExit.results) {
+                #expect(r.exitLayer == reads[0] && r.uncertainties.count == 1)
+                // entropy 0 never leaves early; at the final exit it answers as full does.
+                if reads[0] == 4 {
+                    #expect(r.label == e.label && zip(r.probabilities, e.probabilities).allSatisfy { abs($0 - $1) < 1e-6 })
+                    #expect(abs(r.uncertainties[0] - e.uncertainties[3]) < 1e-6)
+                } else {
+                    #expect(abs(r.uncertainties[0] - e.uncertainties[1]) < 1e-6)
+                }
+            }
+        }
+        // A cohort mixing policies runs the heads any of them reads; each input
+        // still records only the exits its own policy reads.
+        let mixed = try runner.run(data, policyFor: { $0 % 2 == 0 ? .full : .entropy(0) }, batchSize: 8)
+        for (i, r) in mixed.results.enumerated() { #expect(r.uncertainties.count == (i % 2 == 0 ? 1 : 4)) }
     }
 
     static func decide(_ policy: ExitPolicy, _ distributions: [[Float]]) -> Int {
