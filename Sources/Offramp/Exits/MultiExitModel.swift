@@ -62,8 +62,9 @@ public final class MultiExitModel: @unchecked Sendable {
 
     // MARK: Loading
 
-    /// Loads a multi-exit checkpoint (a config.json with an "offramp" section).
-    public static func load(directory: URL) throws -> MultiExitModel {
+    /// Loads a multi-exit checkpoint (a config.json with an "offramp" section);
+    /// `precision`: the encoder layers' products (the heads stay fp32).
+    public static func load(directory: URL, precision: Precision = .fp32) throws -> MultiExitModel {
         let configURL = directory.appendingPathComponent("config.json")
         let config = try BertConfig.load(from: configURL)
         guard let settings = try ExitSettings.read(from: config, file: configURL.path) else {
@@ -72,8 +73,10 @@ public final class MultiExitModel: @unchecked Sendable {
         let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
         let store = ParameterStore(specs: specs(config, settings))
         let missing = try store.load(from: file, optional: ["pooler.dense.weight", "pooler.dense.bias"])
-        return try MultiExitModel(directory: directory, config: config, settings: settings, store: store,
-                                  hasPooler: missing.isEmpty, tokenizer: try Tokenizers.load(directory: directory))
+        let model = try MultiExitModel(directory: directory, config: config, settings: settings, store: store,
+                                       hasPooler: missing.isEmpty, tokenizer: try Tokenizers.load(directory: directory))
+        try model.encoder.prepare(precision: precision)
+        return model
     }
 
     /// A new multi-exit model from a pretrained encoder directory: backbone
