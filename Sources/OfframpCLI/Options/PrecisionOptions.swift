@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import Offramp
+
+// MARK: - --precision: the number format of the encoder's products
+
+/// `--precision` of every inference command: fp32, bf16 or int8
+/// (docs/methods.md#precision). Benchmarks take a comma-separated list and
+/// measure each in the same run.
+struct PrecisionOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Encoder products: fp32, bf16 or int8 (exit heads, LayerNorm, softmax and GELU stay fp32).",
+                               valueName: "precision"))
+    var precision: String = "fp32"
+
+    /// The precisions listed (benchmarks), in order, each once.
+    func list() throws -> [Precision] {
+        var out: [Precision] = []
+        for part in precision.split(separator: ",", omittingEmptySubsequences: false) {
+            let p = try parse(String(part))
+            if !out.contains(p) { out.append(p) }
+        }
+        return out
+    }
+
+    /// The one precision of a command that runs one.
+    func single() throws -> Precision {
+        let all = try list()
+        guard all.count == 1 else { throw ValidationError("--precision takes one value here (\(precision))") }
+        return all[0]
+    }
+
+    private func parse(_ text: String) throws -> Precision {
+        do { return try Precision(parsing: text.trimmingCharacters(in: .whitespaces)) } catch let e as OfframpError {
+            throw ValidationError(e.message)
+        }
+    }
+
+    /// Prepares `encoder` for the precision, saying on standard error when
+    /// this CPU lacks its kernels and fp32 runs instead.
+    static func prepare(_ encoder: BertEncoder, _ precision: Precision) throws {
+        let ran = try encoder.prepare(precision: precision)
+        if ran != precision {
+            let needs = precision == .int8 ? "AVX512-VNNI" : "AVX512-BF16"
+            FileHandle.standardError.write(Data("note: this CPU has no \(needs); --precision \(precision) runs in fp32\n".utf8))
+        }
+    }
+}
