@@ -50,22 +50,32 @@ int ck_has_avx512_vnni(void) {
 
 #define CK_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 
-CK_VNNI void ck_u8_quantize_rows(uint8_t *q, int ldq, float *scales, const float *x, int ldx, int rows, int k) {
+// x[r, p] · factor[p] when there is a factor (SmoothQuant), else x[r, p].
+static inline __attribute__((always_inline)) CK_VNNI __m512 load_smoothed(const float *row, const float *factor, int p,
+                                                                          __mmask16 mask) {
+    __m512 v = _mm512_maskz_loadu_ps(mask, row + p);
+    return factor ? _mm512_mul_ps(v, _mm512_maskz_loadu_ps(mask, factor + p)) : v;
+}
+
+CK_VNNI void ck_u8_quantize_rows(uint8_t *q, int ldq, float *scales, const float *x, int ldx, int rows, int k,
+                                 const float *factor) {
     int kp = (k + 3) / 4 * 4;
     for (int r = 0; r < rows; r++) {
         const float *row = x + (size_t)r * ldx;
         uint8_t *dst = q + (size_t)r * ldq;
         __m512 m = _mm512_setzero_ps();
-        int p = 0;
-        for (; p + 16 <= k; p += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(row + p)));
-        if (p < k) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_maskz_loadu_ps((__mmask16)((1u << (k - p)) - 1), row + p)));
+        for (int p = 0; p < k; p += 16) {
+            __mmask16 mask = k - p >= 16 ? 0xFFFF : (__mmask16)((1u << (k - p)) - 1);
+            m = _mm512_max_ps(m, _mm512_abs_ps(load_smoothed(row, factor, p, mask)));
+        }
         float mx = _mm512_reduce_max_ps(m);
         float scale = mx > 0 ? mx / 127.0f : 1.0f;
         __m512 inv = _mm512_set1_ps(1.0f / scale);
         __m512i off = _mm512_set1_epi32(128);
+        int p;
         for (p = 0; p < k; p += 16) {
             __mmask16 mask = k - p >= 16 ? 0xFFFF : (__mmask16)((1u << (k - p)) - 1);
-            __m512 v = _mm512_maskz_loadu_ps(mask, row + p);
+            __m512 v = load_smoothed(row, factor, p, mask);
             // round to nearest even; |v · inv| <= 127 up to rounding, clamped by the saturating pack
             __m512i i = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v, inv)), off);
             _mm_mask_storeu_epi8(dst + p, mask, _mm512_cvtusepi32_epi8(_mm512_max_epi32(i, _mm512_setzero_si512())));
@@ -118,25 +128,29 @@ CK_VNNI void ck_gemm_u8s8(float *out, int ldo, const uint8_t *a, int lda, const 
 
 #else
 int ck_has_avx512_vnni(void) { return 0; }
-void ck_u8_quantize_rows(uint8_t *q, int ldq, float *scales, const float *x, int ldx, int rows, int k) {}
+void ck_u8_quantize_rows(uint8_t *q, int ldq, float *scales, const float *x, int ldx, int rows, int k,
+                         const float *factor) {}
 void ck_gemm_u8s8(float *out, int ldo, const uint8_t *a, int lda, const float *rowScale, const int8_t *packed,
                   const int32_t *comp, const float *colScale, const float *bias, int rows, int k, int n0, int n1) {}
 #endif
 
 #if defined(__x86_64__)
-// 12 independent vpdpbusd chains: enough in flight to fill the pipes, so
-// ops / time is the core's int8 peak (bench gemm puts the kernel beside it).
+// 24 independent vpdpbusd chains: enough in flight to cover the latency on
+// every core seen (Zen 5 issues several a cycle), so ops / time is the core's
+// int8 peak (bench gemm puts the kernel beside it).
 CK_VNNI int ck_vnni_spin(long iterations) {
     __m512i a = _mm512_set1_epi32(0x01010101), b = _mm512_set1_epi32(0x01020304);
-    __m512i s[12];
-    for (int i = 0; i < 12; i++) s[i] = _mm512_setzero_si512();
+    __m512i s[24];
+    for (int i = 0; i < 24; i++) s[i] = _mm512_setzero_si512();
     for (long n = 0; n < iterations; n++) {
-        for (int i = 0; i < 12; i++) s[i] = _mm512_dpbusd_epi32(s[i], a, b);
+        for (int i = 0; i < 24; i++) s[i] = _mm512_dpbusd_epi32(s[i], a, b);
         __asm__ volatile("" : "+v"(s[0]), "+v"(s[1]), "+v"(s[2]), "+v"(s[3]), "+v"(s[4]), "+v"(s[5]), "+v"(s[6]),
                          "+v"(s[7]), "+v"(s[8]), "+v"(s[9]), "+v"(s[10]), "+v"(s[11]));
+        __asm__ volatile("" : "+v"(s[12]), "+v"(s[13]), "+v"(s[14]), "+v"(s[15]), "+v"(s[16]), "+v"(s[17]),
+                         "+v"(s[18]), "+v"(s[19]), "+v"(s[20]), "+v"(s[21]), "+v"(s[22]), "+v"(s[23]));
     }
     __m512i t = s[0];
-    for (int i = 1; i < 12; i++) t = _mm512_add_epi32(t, s[i]);
+    for (int i = 1; i < 24; i++) t = _mm512_add_epi32(t, s[i]);
     return _mm512_reduce_add_epi32(t);
 }
 #else

@@ -75,6 +75,35 @@ import Testing
         }
     }
 
+    /// SmoothQuant: the kernel quantizes x·diag(s)⁻¹ per row against W·diag(s)
+    /// per channel; with outlier input channels it is closer to fp32 than without.
+    @Test(.enabled(if: int8KernelsAvailable)) func smoothQuantKernelEqualsTheNaiveScheme() {
+        let (m, k, n) = (9, 40, 35)
+        var x = Self.random(m * k, seed: 5)
+        for r in 0..<m { x[r * k + 3] *= 60; x[r * k + 17] *= 30 }  // outlier channels
+        let w = Self.random(n * k, seed: 6, scale: 0.1)
+        var maxX = [Float](repeating: 0, count: k), maxW = [Float](repeating: 0, count: k)
+        for r in 0..<m { for j in 0..<k { maxX[j] = max(maxX[j], abs(x[r * k + j])) } }
+        for c in 0..<n { for j in 0..<k { maxW[j] = max(maxW[j], abs(w[c * k + j])) } }
+        let s = (0..<k).map { (maxX[$0] / maxW[$0]).squareRoot() }  // α = 0.5
+        func product(_ smoothing: [Float]?) -> [Float] {
+            let packed = PackedWeights(w, outDim: n, inDim: k, precision: .int8, scratch: PrecisionScratch(), smoothing: smoothing)
+            var out = [Float](repeating: 0, count: m * n)
+            out.withUnsafeMutableBufferPointer { packed.product($0.baseAddress!, x, rows: m, columns: 0 ..< n) }
+            return out
+        }
+        let smoothed = product(s), plain = product(nil)
+        let inv = s.map { 1 / $0 }
+        let xs = (0..<(m * k)).map { x[$0] * inv[$0 % k] }, ws = (0..<(n * k)).map { w[$0] * s[$0 % k] }
+        let ref = Self.naiveInt8(xs, ldx: k, ws, rows: m, inDim: k, outDim: n, columns: 0 ..< n, bias: nil).flatMap { $0 }
+        let worst = zip(smoothed, ref).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+        #expect(worst < 1e-5, "smoothed kernel against the naive scheme: \(worst)")
+        var exact = [Float](repeating: 0, count: m * n)
+        for r in 0..<m { for c in 0..<n { exact[r * n + c] = (0..<k).reduce(0) { $0 + x[r * k + $1] * w[c * k + $1] } } }
+        func error(_ y: [Float]) -> Float { zip(y, exact).map { abs($0 - $1) }.reduce(0, +) }
+        #expect(error(smoothed) < 0.5 * error(plain), "SmoothQuant error \(error(smoothed)) against \(error(plain)) without")
+    }
+
     @Test(.enabled(if: bf16KernelsAvailable)) func bf16KernelEqualsTheNaiveProduct() {
         for (m, k, n, ldxExtra, ldoExtra, first) in Self.shapes where first < n {
             let r = Self.run(.bf16, rows: m, inDim: k, outDim: n, ldxExtra: ldxExtra, ldoExtra: ldoExtra, first: first, bias: true)
@@ -132,6 +161,13 @@ import Testing
             #expect(c.mean >= mean && c.min >= least, "\(precision): cosine to fp32 mean \(c.mean), min \(c.min)")
             #expect(zip(reduced.buffer, fp32.buffer).contains { $0 != $1 }, "\(precision) products ran")
         }
+        // SmoothQuant calibrated on the batch itself: still close, and flagged; plain int8 again drops it.
+        try encoder.prepare(precision: .int8, smoothQuantOn: [batch])
+        #expect(encoder.smoothed && encoder.precision == .int8)
+        let smoothed = Self.cosines(try encoder(batch).lastHidden, fp32, width: 16)
+        #expect(smoothed.mean >= 0.999 && smoothed.min >= 0.995, "SmoothQuant: mean \(smoothed.mean), min \(smoothed.min)")
+        try encoder.prepare(precision: .int8)
+        #expect(!encoder.smoothed)
         try encoder.prepare(precision: .fp32)
         let again = try encoder(batch).lastHidden
         #expect(zip(again.buffer, fp32.buffer).allSatisfy { abs($0 - $1) < 1e-5 }, "fp32 again is fp32")

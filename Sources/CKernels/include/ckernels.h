@@ -27,17 +27,19 @@ int ck_s8_packed_size(int n, int k);
 /// comp[c] = 128 · Σ_k q[c,k] (the u8 offset's share). comp and scales hold
 /// n rounded up to 16 entries (zero past n). Plain C: runs anywhere.
 void ck_s8_pack(int8_t *packed, int32_t *comp, float *scales, const float *w, int n, int k, int ldw);
-/// Quantizes each row of x (rows, k; stride ldx) symmetrically: scales[r] =
-/// max|x[r,:]| / 127, q[r,p] = round(x / scale) + 128 as u8 (stride ldq >= k
-/// rounded up to 4; the padding is 128, i.e. zero). Needs ck_has_avx512_vnni().
-void ck_u8_quantize_rows(uint8_t *q, int ldq, float *scales, const float *x, int ldx, int rows, int k);
+/// Quantizes each row of y = x · diag(factor) (x: rows, k; stride ldx; no
+/// factor: y = x) symmetrically: scales[r] = max|y[r,:]| / 127, q[r,p] =
+/// round(y / scale) + 128 as u8 (stride ldq >= k rounded up to 4; the padding
+/// is 128, i.e. zero). factor: SmoothQuant's 1/s_j. Needs ck_has_avx512_vnni().
+void ck_u8_quantize_rows(uint8_t *q, int ldq, float *scales, const float *x, int ldx, int rows, int k,
+                         const float *factor);
 /// Output columns n0 <= c < n1 of W (n0 a multiple of 16), for 0 <= r < rows:
 /// out[r*ldo + c − n0] = (Σ_k a[r,k] · q[c,k] − comp[c]) · rowScale[r] · colScale[c] (+ bias[c − n0]).
 /// out and bias point at column n0's; a: ck_u8_quantize_rows's output (stride
 /// lda). Needs ck_has_avx512_vnni().
 void ck_gemm_u8s8(float *out, int ldo, const uint8_t *a, int lda, const float *rowScale, const int8_t *packed,
                   const int32_t *comp, const float *colScale, const float *bias, int rows, int k, int n0, int n1);
-/// Runs 12 · iterations independent vpdpbusd (2 · 64 int8 ops each): the
+/// Runs 24 · iterations independent vpdpbusd (2 · 64 int8 ops each): the
 /// core's int8 peak, for bench gemm. Needs ck_has_avx512_vnni().
 int ck_vnni_spin(long iterations);
 

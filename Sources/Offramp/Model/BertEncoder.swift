@@ -35,6 +35,8 @@ public final class BertEncoder: @unchecked Sendable {
     public private(set) var layers: [BertLayer]
     /// The precision the layers' products run in (`prepare(precision:)`).
     public private(set) var precision: Precision = .fp32
+    /// Whether the int8 weights carry SmoothQuant's smoothing.
+    public private(set) var smoothed = false
     /// False when the checkpoint had no pooler (its weights are then zero).
     public let hasPooler: Bool
     let workspace = Workspace()
@@ -102,18 +104,37 @@ public final class BertEncoder: @unchecked Sendable {
     /// caller runs on the hidden states (exit heads) stay fp32. On a CPU
     /// without the precision's kernels the layers stay fp32: the result (and
     /// `precision`) says what runs. Inference only: training needs fp32.
+    ///
+    /// `smoothQuantOn` (int8): calibration batches for SmoothQuant
+    /// (docs/methods.md#smoothquant): they run in fp32 first, recording each
+    /// layer input's per-channel range, and the weights are quantized with
+    /// those ranges moved into them (strength `alpha`).
     @discardableResult
-    public func prepare(precision requested: Precision) throws -> Precision {
+    public func prepare(precision requested: Precision, smoothQuantOn calibration: [PackedBatch] = [],
+                        alpha: Float = 0.5) throws -> Precision {
         let p = requested.effective
-        if p == precision { return p }
+        let smooth = p == .int8 && !calibration.isEmpty
+        if p == precision && !smooth && !smoothed { return p }
         if p != .fp32 && config.hiddenSize % 16 != 0 {
             // The packed kernels split Q, K and V at 16-column blocks.
             throw OfframpError("precision \(p) needs hidden_size to be a multiple of 16 (it is \(config.hiddenSize))")
         }
-        let packing = p == .fp32 ? nil : WeightPacking(precision: p, scratch: PrecisionScratch())
+        guard alpha >= 0 && alpha <= 1 else { throw OfframpError("SmoothQuant alpha \(alpha) must be in [0, 1]") }
+        var packing = p == .fp32 ? nil : WeightPacking(precision: p, scratch: PrecisionScratch())
+        if smooth {
+            let ranges = ChannelRanges()
+            try rebuildLayers(WeightPacking(precision: .fp32, scratch: PrecisionScratch(), recording: ranges), .fp32)
+            for batch in calibration { _ = try self(batch) }
+            packing?.smoothing = (ranges, alpha)
+        }
+        try rebuildLayers(packing, p)
+        smoothed = smooth
+        return p
+    }
+
+    private func rebuildLayers(_ packing: WeightPacking?, _ p: Precision) throws {
         layers = try (0..<config.numHiddenLayers).map { try BertLayer(parameters, config: config, layer: $0, packing: packing) }
         precision = p
-        return p
     }
 
     /// Bytes of the layers' int8 or bf16 weights (0 in fp32); they sit beside the fp32 parameters.

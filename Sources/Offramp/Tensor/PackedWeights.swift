@@ -46,14 +46,19 @@ public final class PackedWeights: @unchecked Sendable {
     /// int8: 128 · Σ_k q[c,k] per column, and the per-channel scales.
     let compensation: UnsafeMutablePointer<Int32>?
     public let channelScales: UnsafeMutablePointer<Float>?
+    /// int8 with SmoothQuant: 1/s_j per input channel, applied as the input is quantized.
+    let inverseSmoothing: UnsafeMutablePointer<Float>?
     let scratch: PrecisionScratch
     /// Bytes of the packed weights (and int8's per-column tables).
     public let byteCount: Int
 
     /// Quantizes (int8) or rounds (bf16) W (outDim, inDim; row stride `ldWeight`).
+    /// `smoothing` (int8 only): SmoothQuant's s_j per input channel; W·diag(s)
+    /// is quantized, and each input is divided by s on the fly.
     public init(_ weight: UnsafePointer<Float>, outDim: Int, inDim: Int, ldWeight: Int? = nil, precision: Precision,
-                scratch: PrecisionScratch) {
+                scratch: PrecisionScratch, smoothing: [Float]? = nil) {
         precondition(precision != .fp32, "fp32 weights are not packed")
+        precondition(smoothing == nil || (precision == .int8 && smoothing!.count == inDim), "smoothing: int8, one per input")
         self.precision = precision; self.outDim = outDim; self.inDim = inDim; self.scratch = scratch
         let ld = Int32(ldWeight ?? inDim), columns = (outDim + 15) / 16 * 16
         switch precision {
@@ -63,20 +68,29 @@ public final class PackedWeights: @unchecked Sendable {
             packed = .allocate(byteCount: size, alignment: 64)
             let comp = UnsafeMutablePointer<Int32>.allocate(capacity: columns)
             let scales = UnsafeMutablePointer<Float>.allocate(capacity: columns)
-            ck_s8_pack(packed.assumingMemoryBound(to: Int8.self), comp, scales, weight, Int32(outDim), Int32(inDim), ld)
+            if let s = smoothing {
+                let scaled = (0..<outDim).flatMap { c in (0..<inDim).map { j in weight[c * Int(ld) + j] * s[j] } }
+                ck_s8_pack(packed.assumingMemoryBound(to: Int8.self), comp, scales, scaled, Int32(outDim), Int32(inDim), Int32(inDim))
+                let inv = UnsafeMutablePointer<Float>.allocate(capacity: inDim)
+                for j in 0..<inDim { inv[j] = 1 / s[j] }
+                inverseSmoothing = inv
+            } else {
+                ck_s8_pack(packed.assumingMemoryBound(to: Int8.self), comp, scales, weight, Int32(outDim), Int32(inDim), ld)
+                inverseSmoothing = nil
+            }
             compensation = comp; channelScales = scales
-            byteCount = size + 8 * columns
+            byteCount = size + 8 * columns + (smoothing == nil ? 0 : 4 * inDim)
         default:
             paddedInDim = (inDim + 1) / 2 * 2
             let count = Int(ck_bf16_packed_size(Int32(outDim), Int32(inDim)))
             packed = .allocate(byteCount: 2 * count, alignment: 64)
             ck_bf16_pack(packed.assumingMemoryBound(to: UInt16.self), weight, Int32(outDim), Int32(inDim), ld)
-            compensation = nil; channelScales = nil
+            compensation = nil; channelScales = nil; inverseSmoothing = nil
             byteCount = 2 * count
         }
     }
 
-    deinit { packed.deallocate(); compensation?.deallocate(); channelScales?.deallocate() }
+    deinit { packed.deallocate(); compensation?.deallocate(); channelScales?.deallocate(); inverseSmoothing?.deallocate() }
 
     /// out (rows, columns.count; row stride ldOut) = inp (rows, inDim; stride
     /// ldInp) · W[columns]ᵀ (+ bias, columns.count values), where
@@ -89,13 +103,13 @@ public final class PackedWeights: @unchecked Sendable {
         let elementSize = precision == .int8 ? 1 : 2
         scratch.reserve(bytes: rows * kp * elementSize, rows: rows)
         let a = scratch.bytes, rowScales = scratch.rowScales
-        let k = Int32(inDim), lda = Int32(kp), precision = precision
+        let k = Int32(inDim), lda = Int32(kp), precision = precision, factor = inverseSmoothing.map { UnsafePointer($0) }
         // Quantizing is a pass over the input; worth splitting only for many rows.
         parallelChunks(rows, minimumChunk: max(16, (1 << 16) / max(inDim, 1))) { r in
             let n = Int32(r.count)
             if precision == .int8 {
                 ck_u8_quantize_rows(a.assumingMemoryBound(to: UInt8.self) + r.lowerBound * kp, lda,
-                                    rowScales + r.lowerBound, inp + r.lowerBound * ldi, Int32(ldi), n, k)
+                                    rowScales + r.lowerBound, inp + r.lowerBound * ldi, Int32(ldi), n, k, factor)
             } else {
                 ck_bf16_convert_rows(a.assumingMemoryBound(to: UInt16.self) + r.lowerBound * kp, lda,
                                      inp + r.lowerBound * ldi, Int32(ldi), n, k)

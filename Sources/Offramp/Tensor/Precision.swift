@@ -45,7 +45,7 @@ public let int8KernelsAvailable = ck_has_avx512_vnni() != 0
 /// Whether the bf16 kernels (AVX-512 with BF16) run on this CPU.
 public let bf16KernelsAvailable = ck_has_avx512_bf16() != 0
 
-/// Runs 12 · `iterations` independent `vpdpbusd` (2 · 64 int8 operations
+/// Runs 24 · `iterations` independent `vpdpbusd` (2 · 64 int8 operations
 /// each) on this thread: a core's int8 peak, for `offramp bench gemm`.
 /// Needs `int8KernelsAvailable`.
 @discardableResult

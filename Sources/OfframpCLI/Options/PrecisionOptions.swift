@@ -37,8 +37,8 @@ struct PrecisionOptions: ParsableArguments {
 
     /// Prepares `encoder` for the precision, saying on standard error when
     /// this CPU lacks its kernels and fp32 runs instead.
-    static func prepare(_ encoder: BertEncoder, _ precision: Precision) throws {
-        let ran = try encoder.prepare(precision: precision)
+    static func prepare(_ encoder: BertEncoder, _ precision: Precision, smoothQuantOn calibration: [PackedBatch] = []) throws {
+        let ran = try encoder.prepare(precision: precision, smoothQuantOn: calibration)
         if ran != precision {
             let needs = precision == .int8 ? "AVX512-VNNI" : "AVX512-BF16"
             FileHandle.standardError.write(Data("note: this CPU has no \(needs); --precision \(precision) runs in fp32\n".utf8))

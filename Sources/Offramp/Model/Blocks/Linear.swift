@@ -2,10 +2,13 @@
 
 /// How an encoder's linear layers hold their weights for inference below
 /// fp32: the precision (one whose kernels run here) and the scratch its
-/// products share.
+/// products share; SmoothQuant's ranges and α (int8); or, to calibrate
+/// SmoothQuant, fp32 products that record their inputs' ranges.
 struct WeightPacking {
     let precision: Precision
     let scratch: PrecisionScratch
+    var smoothing: (ranges: ChannelRanges, alpha: Float)? = nil
+    var recording: ChannelRanges? = nil
 }
 
 /// out (rows, outDim) = inp (rows, inDim) · weightᵀ + bias, weight (outDim, inDim).
@@ -20,6 +23,10 @@ struct Linear: @unchecked Sendable {
     let outDim: Int
     let packed: PackedWeights?
     let packedColumn: Int
+    /// Calibrating SmoothQuant: where the inputs' ranges go, under `key`
+    /// (the whole layer's weight, shared by its `outputs` views).
+    let recorder: ChannelRanges?
+    let key: UnsafeRawPointer
 
     /// The parameters `name.weight` and `name.bias` of the store.
     init(_ p: ParameterStore, _ name: String, inDim: Int, outDim: Int, packing: WeightPacking? = nil) {
@@ -28,23 +35,29 @@ struct Linear: @unchecked Sendable {
 
     init(weight: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>, inDim: Int, outDim: Int,
          packing: WeightPacking? = nil) {
-        let packed = packing.map {
-            PackedWeights(weight, outDim: outDim, inDim: inDim, precision: $0.precision, scratch: $0.scratch)
+        let key = UnsafeRawPointer(weight)
+        let packed = packing.flatMap { p -> PackedWeights? in
+            guard p.precision != .fp32 else { return nil }
+            let s = p.precision == .int8 ? p.smoothing.flatMap {
+                $0.ranges.smoothing(key, weight: weight, outDim: outDim, inDim: inDim, alpha: $0.alpha)
+            } : nil
+            return PackedWeights(weight, outDim: outDim, inDim: inDim, precision: p.precision, scratch: p.scratch, smoothing: s)
         }
-        self.init(weight: weight, bias: bias, inDim: inDim, outDim: outDim, packed: packed, packedColumn: 0)
+        self.init(weight: weight, bias: bias, inDim: inDim, outDim: outDim, packed: packed, packedColumn: 0,
+                  recorder: packing?.recording, key: key)
     }
 
     private init(weight: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>, inDim: Int, outDim: Int,
-                 packed: PackedWeights?, packedColumn: Int) {
+                 packed: PackedWeights?, packedColumn: Int, recorder: ChannelRanges?, key: UnsafeRawPointer) {
         self.weight = weight; self.bias = bias; self.inDim = inDim; self.outDim = outDim
-        self.packed = packed; self.packedColumn = packedColumn
+        self.packed = packed; self.packedColumn = packedColumn; self.recorder = recorder; self.key = key
     }
 
     /// Output features `range` alone: the rows `range` of the weight, as a
     /// layer of its own (packed: `range` must start at a multiple of 16).
     func outputs(_ range: Range<Int>) -> Linear {
         Linear(weight: weight + range.lowerBound * inDim, bias: bias + range.lowerBound, inDim: inDim, outDim: range.count,
-               packed: packed, packedColumn: packedColumn + range.lowerBound)
+               packed: packed, packedColumn: packedColumn + range.lowerBound, recorder: recorder, key: key)
     }
 
     /// out = inp · weightᵀ, the bias left to a fused epilogue. `ldOut`: out's row stride.
@@ -52,6 +65,7 @@ struct Linear: @unchecked Sendable {
         if let packed {
             packed.product(out, inp, rows: rows, columns: packedColumn ..< packedColumn + outDim, ldOut: ldOut)
         } else {
+            recorder?.record(key, inp, rows: rows, inDim: inDim, ldInp: inDim)
             matmulTransposedB(out, inp, weight, rows: rows, inDim: inDim, outDim: outDim, ldOut: ldOut)
         }
     }
