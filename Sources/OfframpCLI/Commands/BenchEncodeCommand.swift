@@ -18,8 +18,6 @@ struct BenchEncodeCommand: ParsableCommand {
     @Option(help: "Cases to run (comma-separated; default all): b1-L16,b1-L64,b1-L128,b32-L16,b32-L64,b32-L128,mr-b32,base-b32-L128")
     var cases: String?
     @Flag(help: "Print JSON lines instead of a table.") var json = false
-    @Option(help: "int8 with SmoothQuant, calibrated on this many MR sentences (those after the 1,024 the cases use; 0: without).")
-    var smoothQuant: Int = 0
     @Option(help: "JSON lines of bench/peers.py (ONNX Runtime, PyTorch) measured just before: adds their columns and the ratios.")
     var peers: String?
 
@@ -29,9 +27,9 @@ struct BenchEncodeCommand: ParsableCommand {
         let chosen = cases.map { $0.split(separator: ",").map(String.init) } ?? all
         for c in chosen where !all.contains(c) { throw ValidationError("unknown case \(c); known: \(all.joined(separator: ","))") }
         let precisions = try precisionOptions.list()
-        guard smoothQuant >= 0 else { throw ValidationError("--smooth-quant must be 0 or a count of sentences") }
         let text = try TextEncoder.load(directory: encoderModel.directory)
-        let calibration = try smoothQuantBatches(text)
+        try text.setMaxLength(128)
+        let calibration = try precisionOptions.calibration(text.tokenizer, maxLength: text.maxLength)
         var rows: [BenchRow] = []
         if !json { print("CPU: \(cpuDescription())") }
         // Precisions alternate case by case, so a drift in the machine's speed
@@ -72,18 +70,6 @@ struct BenchEncodeCommand: ParsableCommand {
         if precisions.contains(where: { $0 != .fp32 }) { try printCosines(text, precisions: precisions, calibration: calibration) }
     }
 
-    /// SmoothQuant's calibration text: MR sentences 1,025 on (none of the
-    /// cases' or the cosine's), in batches of 32.
-    func smoothQuantBatches(_ text: TextEncoder) throws -> [PackedBatch] {
-        guard smoothQuant > 0 else { return [] }
-        let url = mr.map { URL(fileURLWithPath: $0) } ?? offrampHome().appendingPathComponent("corpora/mr/movieReviewSnippets_GroundTruth.txt")
-        let sentences = try MovieReviews.load(url).dropFirst(1024).prefix(smoothQuant).map(\.text)
-        guard !sentences.isEmpty else { throw ValidationError("--smooth-quant: the MR file has no sentences after the first 1,024") }
-        return try stride(from: 0, to: sentences.count, by: 32).map {
-            PackedBatch(encodings: try text.tokenize(Array(sentences[$0 ..< min($0 + 32, sentences.count)])))
-        }
-    }
-
     /// What each precision costs in accuracy: the mean-pooled embeddings'
     /// cosine to fp32, per sentence, over MR's first 256 sentences (the
     /// comparison bench/peers.py makes for ONNX Runtime's int8).
@@ -101,7 +87,7 @@ struct BenchEncodeCommand: ParsableCommand {
                 let aa = a.reduce(0.0) { $0 + Double($1) * Double($1) }, bb = b.reduce(0.0) { $0 + Double($1) * Double($1) }
                 return ab / (aa * bb).squareRoot()
             }
-            let ran = text.encoder.precision.rawValue + (text.encoder.smoothed ? " with SmoothQuant on \(smoothQuant) sentences" : "")
+            let ran = text.encoder.precision.rawValue + (text.encoder.smoothed ? " with SmoothQuant on \(precisionOptions.smoothQuant ?? "")" : "")
             let line = String(format: "mean-pooled cosine to fp32 over %d MR sentences, %@ (ran %@): mean %.5f, min %.5f",
                               c.count, precision.rawValue, ran, c.reduce(0, +) / Double(c.count), c.min() ?? 0)
             if json {

@@ -18,6 +18,7 @@ struct BenchMemoryCommand: ParsableCommand {
 
     func run() throws {
         let precision = try precisionOptions.single()
+        guard precisionOptions.smoothQuant == nil else { throw ValidationError("--smooth-quant: bench memory measures int8 without it") }
         let before = peakResidentBytes()
         let encoder = try BertEncoder.load(directory: encoderModel.directory)
         try PrecisionOptions.prepare(encoder, precision)

@@ -23,8 +23,9 @@ struct EncodeCommand: ParsableCommand {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
         let precision = try precisionOptions.single()
         let encoder = try TextEncoder.load(directory: URL(fileURLWithPath: model))
-        try PrecisionOptions.prepare(encoder.encoder, precision)
         if let maxLength { try encoder.setMaxLength(maxLength) }
+        let calibration = try precisionOptions.calibration(encoder.tokenizer, maxLength: encoder.maxLength)
+        try PrecisionOptions.prepare(encoder.encoder, precision, smoothQuantOn: calibration)
         let inputs = try readInputTexts(arguments: texts, file: file)
         guard !inputs.isEmpty else { throw OfframpError("no input texts (give TEXT arguments, --file, or lines on stdin)") }
         var out = OutputBuffer()

@@ -15,7 +15,8 @@ struct ModelOptions: ParsableArguments {
     func load() throws -> MultiExitModel {
         let precision = try precisionOptions.single()
         let m = try MultiExitModel.load(directory: directory)
-        try PrecisionOptions.prepare(m.encoder, precision)
+        let calibration = try precisionOptions.calibration(m.tokenizer, maxLength: m.defaultMaxLength)
+        try PrecisionOptions.prepare(m.encoder, precision, smoothQuantOn: calibration)
         return m
     }
 }
