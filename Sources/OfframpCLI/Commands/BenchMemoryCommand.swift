@@ -28,6 +28,7 @@ struct BenchMemoryCommand: ParsableCommand {
         for _ in 0..<3 { _ = try encoder(batch) }
         let peak = peakResidentBytes()
         func mb(_ x: Double) -> String { String(format: "%.1f MB", x / 1e6) }
+        print("CPU: \(cpuDescription())")
         print("| measure | value |\n|---|---:|")
         print("| weights (fp32) | \(mb(weights)) |")
         if encoder.precision != .fp32 {
