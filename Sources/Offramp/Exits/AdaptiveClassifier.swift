@@ -40,8 +40,8 @@ public final class AdaptiveClassifier: @unchecked Sendable {
     }
 
     /// Loads a multi-exit checkpoint directory (made by `offramp train`).
-    public static func load(directory: URL) throws -> AdaptiveClassifier {
-        try AdaptiveClassifier(model: try MultiExitModel.load(directory: directory))
+    public static func load(directory: URL, precision: Precision = .fp32) throws -> AdaptiveClassifier {
+        try AdaptiveClassifier(model: try MultiExitModel.load(directory: directory, precision: precision))
     }
 
     public var labels: [String] { model.labels }
