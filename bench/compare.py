@@ -19,7 +19,7 @@ import json
 import sys
 
 CASE_ORDER = ["b1-L16", "b1-L64", "b1-L128", "b32-L16", "b32-L64", "b32-L128", "mr-b32"]
-ENGINE_ORDER = ["offramp", "onnxruntime", "pytorch"]
+ENGINE_ORDER = ["offramp", "offramp-bf16", "offramp-int8", "onnxruntime", "onnxruntime-int8", "onnxruntime-int8-pc", "pytorch"]
 KEYS = {"engine", "case", "batch", "seq_len", "sentences_per_s", "tokens_per_s", "ms_per_batch"}
 
 
@@ -33,6 +33,9 @@ def parse(lines, rows: list[dict]) -> None:
         except json.JSONDecodeError:
             continue
         if isinstance(row, dict) and KEYS <= row.keys():
+            # offramp at bf16 or int8 is a column of its own beside fp32's.
+            if row["engine"] == "offramp" and row.get("precision", "fp32") != "fp32":
+                row["engine"] = f"offramp-{row['precision']}"
             rows.append(row)
 
 

@@ -46,7 +46,9 @@ from pathlib import Path
 
 import numpy as np
 
-ENGINES = ("pytorch", "onnxruntime")
+# onnxruntime-int8: the fused graph through quantize_dynamic (QInt8 weights,
+# per tensor); onnxruntime-int8-pc: the same per output channel.
+ENGINES = ("pytorch", "onnxruntime", "onnxruntime-int8", "onnxruntime-int8-pc")
 SYNTHETIC = [(b, l) for b in (1, 32) for l in (16, 64, 128)]
 CASES = [f"b{b}-L{l}" for b, l in SYNTHETIC] + ["mr-b32"]
 MR_SENTENCES = 1024
@@ -233,13 +235,51 @@ def build_onnx(model_dir: Path, cache: Path, exporter: str) -> Path:
     return optimized
 
 
+def quantize_onnx(optimized: Path, per_channel: bool) -> Path:
+    """ORT's dynamic int8 (quantize_dynamic, QInt8) of the fused graph, cached beside it.
+    DefaultTensorType: the fused graph's ops carry no type information the
+    quantizer can read, and it refuses without it."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    out = optimized.with_suffix(f".int8{'-pc' if per_channel else ''}.onnx")
+    if out.exists():
+        return out
+    tmp = out.with_name(f".{out.name}.{os.getpid()}")
+    try:
+        quantize_dynamic(str(optimized), str(tmp), weight_type=QuantType.QInt8, per_channel=per_channel,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
+def cpu_description() -> str:
+    """The CPU's model name and the flags that decide which kernels run, for every record."""
+    model, flags = "unknown CPU", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and model == "unknown CPU":
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    relevant = [f for f in ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8", "amx_bf16")
+                if f in flags]
+    return f"{model}, {os.cpu_count()} cores ({' '.join(relevant)})"
+
+
 class OrtEngine:
     name = "onnxruntime"
 
-    def __init__(self, model_dir: Path, cache: Path, exporter: str):
+    def __init__(self, model_dir: Path, cache: Path, exporter: str, quantize: str | None = None):
         import onnxruntime as ort
 
         self.path = build_onnx(model_dir, cache, exporter)
+        if quantize:
+            self.path = quantize_onnx(self.path, per_channel=quantize == "per-channel")
         so = ort.SessionOptions()
         so.intra_op_num_threads = THREADS
         so.inter_op_num_threads = 1
@@ -266,6 +306,17 @@ def measure(run_once, seconds: float, min_reps: int, warmup: int) -> tuple[float
         run_once()
         times.append(time.perf_counter() - t0)
     return statistics.median(times), len(times)
+
+
+def pooled_cosines(torch_engine: TorchEngine, engine: OrtEngine, batches: list[Batch]) -> tuple[float, float]:
+    """Mean-pooled embeddings' cosine to PyTorch fp32 per sentence: (mean, min)."""
+    cos = []
+    for batch in batches:
+        ref, got = torch_engine.run(batch).numpy(), engine.run(batch)
+        m = batch.mask[..., None].astype(np.float32)
+        a, b = (ref * m).sum(1) / m.sum(1), (got * m).sum(1) / m.sum(1)
+        cos += list((a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)))
+    return float(np.mean(cos)), float(np.min(cos))
 
 
 def check_ort(torch_engine: TorchEngine, ort_engine: OrtEngine, batches: list[Batch]) -> float:
@@ -320,14 +371,15 @@ def main() -> None:
     for b, l in SYNTHETIC:
         if f"b{b}-L{l}" in cases:
             inputs[f"b{b}-L{l}"] = [synthetic_batch(b, l)]
-    if "mr-b32" in cases or "onnxruntime" in engines:
+    uses_ort = any(e.startswith("onnxruntime") for e in engines)
+    if "mr-b32" in cases or uses_ort:
         mr = mr_batches(args.model, args.corpus)
         if "mr-b32" in cases:
             inputs["mr-b32"] = mr
 
     # PyTorch is always loaded when ORT runs, to check ORT's output against it.
     torch_engine = TorchEngine(args.model, args.torch_attn) \
-        if ("pytorch" in engines or "onnxruntime" in engines) else None
+        if ("pytorch" in engines or uses_ort) else None
     loaded = {}
     if "pytorch" in engines:
         loaded["pytorch"] = torch_engine
@@ -340,6 +392,14 @@ def main() -> None:
         if worst > 1e-3:
             raise SystemExit("onnxruntime output differs from pytorch by more than 1e-3")
         loaded["onnxruntime"] = ort_engine
+    cosines = {}
+    for e, mode in (("onnxruntime-int8", "per-tensor"), ("onnxruntime-int8-pc", "per-channel")):
+        if e in engines:
+            loaded[e] = OrtEngine(args.model, args.cache, args.exporter, quantize=mode)
+            cosines[e] = pooled_cosines(torch_engine, loaded[e], mr[:8])  # 256 MR sentences
+            log(f"{e}: mean-pooled cosine to fp32 over 256 MR sentences: mean {cosines[e][0]:.4f}, min {cosines[e][1]:.4f}")
+    cpu = cpu_description()
+    log(f"CPU: {cpu}")
     for e in engines:
         log(f"{e}: {loaded[e].info}")
 
@@ -368,7 +428,10 @@ def main() -> None:
                 "sentences_per_s": round(sentences / t, 3),
                 "tokens_per_s": round(real / t, 1),
                 "ms_per_batch": round(1000 * t / len(batches), 4),
+                "cpu": cpu,
             }
+            if e in cosines:
+                row["cosine_mean"], row["cosine_min"] = round(cosines[e][0], 5), round(cosines[e][1], 5)
             rows.append(row)
             if args.json:
                 print(json.dumps(row), flush=True)

@@ -15,7 +15,7 @@ import Testing
         let texts = ["w3 w10 w4", "w20 w7", "w10", "w5 w6 w7 w20 w8"]
         let full = try classifier.classify(texts)
         #expect(full.allSatisfy { $0.exitLayer == 4 && ["neg", "pos"].contains($0.label) })
-        #expect(full.allSatisfy { abs($0.probabilities.reduce(0, +) - 1) < 1e-5 && $0.uncertainties.count == 4 })
+        #expect(full.allSatisfy { abs($0.probabilities.reduce(0, +) - 1) < 1e-5 && $0.uncertainties.count == 1 })
         let budget = try classifier.classify(texts, policy: .budget(layer: 2))
         #expect(budget.allSatisfy { $0.exitLayer == 2 })
         // Save a default policy in config.json, as calibrate does; a fresh load uses it.
@@ -28,6 +28,26 @@ import Testing
         #expect(reloaded.defaultPolicy == .budget(layer: 3))
         #expect(try reloaded.classify(texts).allSatisfy { $0.exitLayer == 3 })
         #expect(throws: OfframpError("text 2 is empty")) { try reloaded.classify(["w3", ""]) }
+    }
+
+    /// Sentence pairs: [CLS] a [SEP] b [SEP], token types 0 then 1, as the tokenizer encodes a pair;
+    /// the prediction is the runner's on that input.
+    @Test func classifiesSentencePairs() throws {
+        let (model, _, dir) = try TestModels.trainedClassifier()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let classifier = try AdaptiveClassifier(model: model)
+        let pairs = [("w3 w10", "w4 w5"), ("w20", "w7 w7 w8")]
+        let (e, _) = try classifier.encode(pairs[1].0, pair: pairs[1].1, position: 1)
+        #expect(e.ids.count == 1 + 1 + 1 + 3 + 1 && e.typeIds == [0, 0, 0, 1, 1, 1, 1])
+        let joined = try model.tokenizer.encode(pairs[1].0, pair: pairs[1].1, maxLength: nil)
+        #expect(e.ids == joined.ids)
+        let predictions = try classifier.classify(pairs: pairs, policy: .full)
+        let direct = try EarlyExitRunner(model: model).run(
+            try pairs.enumerated().map { try classifier.encode($1.0, pair: $1.1, position: $0 + 1).example }, policy: .full)
+        #expect(predictions.map(\.probabilities) == direct.results.map(\.probabilities))
+        let alone = try classifier.classify([pairs[1].0], policy: .full)[0]
+        #expect(alone.probabilities != predictions[1].probabilities, "the second text changes the input")
+        #expect(throws: OfframpError.self) { try classifier.classify(pairs: [("w3", " ")]) }
     }
 
     @Test func encodedPoliciesRoundTrip() throws {

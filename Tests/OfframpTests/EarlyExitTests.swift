@@ -6,7 +6,8 @@ import Testing
 /// runs give every input exactly what running it alone gives.
 @Suite struct EarlyExitTests {
     /// Policies whose thresholds sit inside the observed uncertainties, so
-    /// some inputs leave early and some do not.
+    /// some inputs leave early and some do not. `full`: a run that read every
+    /// exit and left none early (entropy 0: `.full` reads the final exit only).
     static func policies(_ full: ExitRun) -> [ExitPolicy] {
         let first = full.results.map { $0.uncertainties[0] }.sorted()
         let tau = (first[first.count / 2] + first[first.count / 2 + 1]) / 2
@@ -21,22 +22,13 @@ import Testing
         let (model, data, dir) = try TestModels.trainedClassifier()
         defer { try? FileManager.default.removeItem(at: dir) }
         let runner = try EarlyExitRunner(model: model)
-        let full = try runner.run(data, policy: .full, batchSize: 1)
+        let full = try runner.run(data, policy: .entropy(0), batchSize: 1)
         var sawEarly = false
         for policy in Self.policies(full) {
             let alone = try runner.run(data, policy: policy, batchSize: 1)
             for (batch, continuous) in [(8, false), (8, true), (5, true), (48, false)] {
                 let together = try runner.run(data, policy: policy, batchSize: batch, continuous: continuous)
-                for (i, (a, b)) in zip(alone.results, together.results).enumerated() {
-                    let nearThreshold: Bool = {
-                        if case .entropy(let t) = policy { return a.uncertainties.contains { abs($0 - t) < 1e-5 } }
-                        return false
-                    }()
-                    if nearThreshold { continue }
-                    #expect(a.label == b.label && a.exitLayer == b.exitLayer, "\(policy) batch \(batch) continuous \(continuous) input \(i)")
-                    #expect(abs(a.flops - b.flops) < 1e-6 * a.flops, "an input's own FLOPs do not depend on its batch")
-                    #expect(zip(a.probabilities, b.probabilities).allSatisfy { abs($0 - $1) < 1e-5 })
-                }
+                Self.expectSameAnswers(alone, together, policy: policy, tolerance: 1e-5, "batch \(batch) continuous \(continuous)")
                 #expect(abs(together.flops - alone.flops) < 1e-3 * alone.flops, "FLOPs do not depend on batching")
                 let shares = together.results.reduce(0) { $0 + $1.flops }
                 #expect(abs(shares - together.flops) < 1e-9 * together.flops, "the inputs' shares add up to the run's FLOPs")
@@ -44,6 +36,18 @@ import Testing
             if alone.results.contains(where: { $0.exitLayer < 4 }) && alone.results.contains(where: { $0.exitLayer == 4 }) { sawEarly = true }
         }
         #expect(sawEarly, "the thresholds chosen should make some inputs leave early")
+    }
+
+    /// Every input's label, exit layer and probabilities (within `tolerance`)
+    /// agree between two runs, except inputs whose entropy passed within
+    /// `tolerance` of an entropy policy's threshold (rounding may tip them).
+    static func expectSameAnswers(_ alone: ExitRun, _ together: ExitRun, policy: ExitPolicy, tolerance: Float, _ context: String) {
+        for (i, (a, b)) in zip(alone.results, together.results).enumerated() {
+            if case .entropy(let t) = policy, a.uncertainties.contains(where: { abs($0 - t) < Double(tolerance) }) { continue }
+            #expect(a.label == b.label && a.exitLayer == b.exitLayer, "\(policy) \(context) input \(i)")
+            #expect(zip(a.probabilities, b.probabilities).allSatisfy { abs($0 - $1) < tolerance }, "\(policy) \(context) input \(i)")
+            #expect(abs(a.flops - b.flops) <= 1e-6 * a.flops, "an input's own FLOPs do not depend on its batch: \(policy) \(context) input \(i)")
+        }
     }
 
     @Test func budgetAtTheLastLayerIsTheFullModel() throws {
@@ -57,7 +61,37 @@ import Testing
             p.withUnsafeMutableBufferPointer { softmaxInPlace($0.baseAddress!, count: 2) }
             #expect(zip(p, r.probabilities).allSatisfy { abs($0 - $1) < 1e-5 })
         }
-        #expect(abs(run.flopsSpeedup - 1) < 0.05, "full depth costs the full FLOPs (up to the lower heads)")
+        #expect(abs(run.flopsSpeedup - 1) < 1e-9, "full depth costs the full FLOPs: the lower heads do not run")
+    }
+
+    /// `full` and `budget` leave the heads they never read unrun, and answer
+    /// as a policy that reads every exit and leaves at the same one does.
+    @Test func fullAndBudgetRunOnlyTheHeadsTheyRead() throws {
+        let (model, data, dir) = try TestModels.trainedClassifier()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let runner = try EarlyExitRunner(model: model)
+        let everyExit = try runner.run(data, policy: .entropy(0), batchSize: 8)
+        for (policy, reads) in [(ExitPolicy.full, [4]), (.budget(layer: 2), [2]), (.budget(layer: 4), [4])] {
+            let stream = try ExitStream(runner: runner, batchSize: data.count)
+            stream.admit(data.enumerated().map { ExitStream.Item(tag: $0.offset, example: $0.element, policy: policy) })
+            var results = [ExitResult?](repeating: nil, count: data.count)
+            while stream.inFlight > 0 { for (tag, r) in stream.step() { results[tag] = r } }
+            #expect(stream.headRuns == reads.count, "\(policy): one cohort, heads \(reads) only")
+            for (r, e) in zip(results.map { $0! }, everyExit.results) {
+                #expect(r.exitLayer == reads[0] && r.uncertainties.count == 1)
+                // entropy 0 never leaves early; at the final exit it answers as full does.
+                if reads[0] == 4 {
+                    #expect(r.label == e.label && zip(r.probabilities, e.probabilities).allSatisfy { abs($0 - $1) < 1e-6 })
+                    #expect(abs(r.uncertainties[0] - e.uncertainties[3]) < 1e-6)
+                } else {
+                    #expect(abs(r.uncertainties[0] - e.uncertainties[1]) < 1e-6)
+                }
+            }
+        }
+        // A cohort mixing policies runs the heads any of them reads; each input
+        // still records only the exits its own policy reads.
+        let mixed = try runner.run(data, policyFor: { $0 % 2 == 0 ? .full : .entropy(0) }, batchSize: 8)
+        for (i, r) in mixed.results.enumerated() { #expect(r.uncertainties.count == (i % 2 == 0 ? 1 : 4)) }
     }
 
     static func decide(_ policy: ExitPolicy, _ distributions: [[Float]]) -> Int {

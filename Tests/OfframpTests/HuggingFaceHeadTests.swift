@@ -137,6 +137,43 @@ import Testing
         #expect(try MultiExitModel.load(directory: out).settings.pooling == .cls, "a refused export leaves the old directory")
     }
 
+    /// A checkpoint split into shards by model.safetensors.index.json loads as the single file does;
+    /// PyTorch's pickle alone is an error saying how to convert it.
+    @Test func shardedCheckpointsLoadAndPickleIsExplained() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = Self.directory("seq")
+        for file in ["config.json", "tokenizer.json", "tokenizer_config.json"] {
+            try FileManager.default.copyItem(at: source.appendingPathComponent(file), to: dir.appendingPathComponent(file))
+        }
+        let whole = try SafeTensorsFile(url: source.appendingPathComponent("model.safetensors"))
+        var shards = [SafeTensorsWriter(), SafeTensorsWriter()], map: [String] = []
+        for (i, name) in whole.names.enumerated() {
+            let shard = i < whole.names.count / 2 ? 0 : 1
+            try shards[shard].add(name, shape: whole.tensors[name]!.shape, floats: try whole.floats(name))
+            map.append("\"\(name)\": \"model-0000\(shard + 1)-of-00002.safetensors\"")
+        }
+        for (i, w) in shards.enumerated() { try w.write(to: dir.appendingPathComponent("model-0000\(i + 1)-of-00002.safetensors")) }
+        let index = "{\"metadata\": {\"total_size\": 0}, \"weight_map\": {\(map.joined(separator: ", "))}}"
+        try Data(index.utf8).write(to: dir.appendingPathComponent("model.safetensors.index.json"))
+        let examples = try Self.hfIds(try SafeTensorsFile(url: Self.reference), "seq").map {
+            EncodedExample(ids: $0, typeIds: $0.map { _ in 0 }, queryPositions: [0], labels: [-1])
+        }
+        let sharded = try MultiExitModel.load(directory: dir)
+        #expect(try sharded.allExitLogits(ExampleBatch(examples)) == MultiExitModel.load(directory: source).allExitLogits(ExampleBatch(examples)))
+        // A shard that does not hold what the index says.
+        try Data(index.replacingOccurrences(of: "00001-of", with: "00002-of").utf8).write(to: dir.appendingPathComponent("model.safetensors.index.json"))
+        let wrong = #expect(throws: OfframpError.self) { try MultiExitModel.load(directory: dir) }
+        #expect(wrong?.message.contains("which does not hold it") == true)
+        // Only a pickle.
+        for f in try FileManager.default.contentsOfDirectory(atPath: dir.path) where f.hasPrefix("model") {
+            try FileManager.default.removeItem(at: dir.appendingPathComponent(f))
+        }
+        try Data([0x80, 0x02]).write(to: dir.appendingPathComponent("pytorch_model.bin"))
+        let pickle = #expect(throws: OfframpError.self) { try MultiExitModel.load(directory: dir) }
+        #expect(pickle?.message.contains("pytorch_model.bin") == true && pickle?.message.contains("safe_serialization=True") == true)
+    }
+
     @Test func unsupportedHeadsAreNamed() throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -135,7 +135,7 @@ import Testing
         let data = Self.examples() + Self.examples().map { var e = $0; e.ids.insert(13, at: 1); e.typeIds.append(0); return e }
         let config = WordVectorRetention.configuration(try Retention([6, 4, 2], layers: 3))
         let runner = try EarlyExitRunner(model: model)
-        let u = try runner.run(data, policy: .full, batchSize: 1, retention: config).results.map { $0.uncertainties[0] }.sorted()
+        let u = try runner.run(data, policy: .entropy(0), batchSize: 1, retention: config).results.map { $0.uncertainties[0] }.sorted()
         for policy in [ExitPolicy.entropy(u[u.count / 2] + 1e-4), .budget(layer: 2), .patience(1)] {
             let alone = try runner.run(data, policy: policy, batchSize: 1, retention: config)
             for (batch, continuous) in [(4, false), (3, true)] {

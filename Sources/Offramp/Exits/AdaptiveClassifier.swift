@@ -40,8 +40,8 @@ public final class AdaptiveClassifier: @unchecked Sendable {
     }
 
     /// Loads a multi-exit checkpoint directory (made by `offramp train`).
-    public static func load(directory: URL) throws -> AdaptiveClassifier {
-        try AdaptiveClassifier(model: try MultiExitModel.load(directory: directory))
+    public static func load(directory: URL, precision: Precision = .fp32) throws -> AdaptiveClassifier {
+        try AdaptiveClassifier(model: try MultiExitModel.load(directory: directory, precision: precision))
     }
 
     public var labels: [String] { model.labels }
@@ -53,9 +53,12 @@ public final class AdaptiveClassifier: @unchecked Sendable {
 
     /// One text, cut to `maxLength` tokens; `truncated` says whether it was.
     /// A blank text is an error naming its 1-based `position`.
-    public func encode(_ text: String, position: Int) throws -> (example: EncodedExample, truncated: Bool) {
+    /// With `pair`, the two texts as one input, [CLS] a [SEP] b [SEP] with
+    /// token types 0 then 1 (sentence-pair tasks: entailment, paraphrase).
+    public func encode(_ text: String, pair: String? = nil, position: Int) throws -> (example: EncodedExample, truncated: Bool) {
         try requireNonBlank(text, position: position)
-        let e = try model.tokenizer.encode(text, pair: nil, maxLength: maxLength)
+        if let pair { try requireNonBlank(pair, position: position) }
+        let e = try model.tokenizer.encode(text, pair: pair, maxLength: maxLength)
         return (EncodedExample(ids: e.ids, typeIds: e.typeIds, queryPositions: [0], labels: [-1]), e.truncated)
     }
 
@@ -71,5 +74,13 @@ public final class AdaptiveClassifier: @unchecked Sendable {
         guard !texts.isEmpty else { throw OfframpError("no texts to classify") }
         let run = try runner.run(try encode(texts), policy: policy ?? defaultPolicy, batchSize: batchSize, retention: retention)
         return run.results.map(prediction)
+    }
+
+    /// Classifies sentence pairs (each encoded as `encode(_:pair:position:)` does).
+    public func classify(pairs: [(String, String)], policy: ExitPolicy? = nil, batchSize: Int = 32,
+                         retention: WordVectorRetention = .saved) throws -> [Prediction] {
+        guard !pairs.isEmpty else { throw OfframpError("no sentence pairs to classify") }
+        let examples = try pairs.enumerated().map { i, p in try encode(p.0, pair: p.1, position: i + 1).example }
+        return try runner.run(examples, policy: policy ?? defaultPolicy, batchSize: batchSize, retention: retention).results.map(prediction)
     }
 }

@@ -40,8 +40,8 @@ public final class AdaptiveTagger: @unchecked Sendable {
         defaultPolicy = try model.calibratedPolicy()
     }
 
-    public static func load(directory: URL) throws -> AdaptiveTagger {
-        try AdaptiveTagger(model: try MultiExitModel.load(directory: directory))
+    public static func load(directory: URL, precision: Precision = .fp32) throws -> AdaptiveTagger {
+        try AdaptiveTagger(model: try MultiExitModel.load(directory: directory, precision: precision))
     }
 
     /// Labels pre-split sentences under `policy` (default: `defaultPolicy`).

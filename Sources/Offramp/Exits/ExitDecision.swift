@@ -8,6 +8,19 @@ public struct ExitDecisionState: Sendable, Equatable {
 }
 
 extension ExitPolicy {
+    /// Whether the policy reads the exit at `layer` (1-based; `isLast`: the
+    /// final exit): `full` reads only the final exit and `budget(k)` only the
+    /// first at or past k, so the exits below them need not run. Every other
+    /// policy reads every exit it reaches.
+    public func readsExit(layer: Int, isLast: Bool) -> Bool {
+        if isLast { return true }
+        switch self {
+        case .full: return false
+        case .budget(let k): return layer >= k
+        default: return true
+        }
+    }
+
     /// Whether an input leaves at this exit, given its probabilities there.
     /// `layer` is the 1-based layer of the exit; `isLast` says it is the final exit.
     /// A word-level policy given one input's distribution treats the input as

@@ -25,6 +25,9 @@ public final class ExitStream {
     public let batchSize: Int
     /// FLOPs spent so far (encoder layers and exit heads actually run).
     public private(set) var flops = 0.0
+    /// Exit heads run so far, one per cohort and exit evaluated: a head no
+    /// input's policy reads (`ExitPolicy.readsExit`) is not run.
+    public private(set) var headRuns = 0
     public var inFlight: Int { cohorts.reduce(0) { $0 + $1.tags.count } }
     public var freeSlots: Int { batchSize - inFlight }
 
@@ -133,20 +136,30 @@ public final class ExitStream {
             c.lengths = result.layout.lengths
             let starts = c.starts
             guard let head = headAt[c.depth] else { continue }
+            let isLast = c.depth == lastLayer
+            // Full depth and budgets read few exits: the rest cost time and answer nothing.
+            let reads = c.state.map { $0.policy.readsExit(layer: c.depth, isLast: isLast) }
+            guard reads.contains(true) else { continue }
             let input = labeling ? allWords(c, starts: starts)
                                  : HeadInput.sequences(starts: starts, lengths: c.lengths)
             if logits.count < input.queryCount * n { logits = FloatBuffer(count: input.queryCount * n) }
             head.forward(c.states.pointer, input: input, logits: logits.pointer, activations: runner.model.headScratch, workspace: runner.model.workspace)
+            // The head ran on every input of the cohort: each pays its share (in a cohort that mixes
+            // policies, also one that does not read this exit).
             for (i, f) in head.sequenceFlops(input).enumerated() {
                 c.state[i].flops += f
                 flops += f
             }
-            let isLast = c.depth == lastLayer
+            headRuns += 1
             var keep: [Int] = []
             var row = 0
             for i in c.tags.indices {
                 let done: Bool
-                if labeling {
+                if !reads[i] {
+                    // As if the head had not run: a result never depends on the cohort's other inputs.
+                    done = false
+                    if labeling { row += input.queryCounts[i] }
+                } else if labeling {
                     done = decideWords(&c.state[i], logits: logits.pointer + row * n, classes: n, layer: c.depth, isLast: isLast)
                     row += input.queryCounts[i]
                 } else {

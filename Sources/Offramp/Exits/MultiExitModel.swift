@@ -65,7 +65,8 @@ public final class MultiExitModel: @unchecked Sendable {
     /// Loads a multi-exit checkpoint (a config.json with an "offramp" section),
     /// or a HF `BertForSequenceClassification` / `BertForTokenClassification`
     /// as a model with one exit, its fine-tuned head (`HuggingFaceHead`).
-    public static func load(directory: URL) throws -> MultiExitModel {
+    /// `precision`: the encoder layers' products (the heads stay fp32).
+    public static func load(directory: URL, precision: Precision = .fp32) throws -> MultiExitModel {
         let configURL = directory.appendingPathComponent("config.json")
         let config = try BertConfig.load(from: configURL)
         let hf = try ExitSettings.read(from: config, file: configURL.path) == nil ? HuggingFaceHead.settings(config, file: configURL.path) : nil
@@ -73,7 +74,7 @@ public final class MultiExitModel: @unchecked Sendable {
             throw OfframpError("\(configURL.path): not a multi-exit model (no \"offramp\" section, and its architectures name no "
                 + "BertForSequenceClassification or BertForTokenClassification); train one with `offramp train`")
         }
-        let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
+        let file = try CheckpointWeights.open(directory: directory)
         let store = ParameterStore(specs: specs(config, settings))
         // A HF classifier, or an exported directory (`exportHuggingFace`): the final exit under HF's
         // names (tried first, used only where the file has them), the other exits beside.
@@ -85,8 +86,10 @@ public final class MultiExitModel: @unchecked Sendable {
         if !besides.isEmpty {
             try store.load(from: try SafeTensorsFile(url: exitsURL), optional: Set(store.entries.map(\.name)).subtracting(besides))
         }
-        return try MultiExitModel(directory: directory, config: config, settings: settings, store: store,
-                                  hasPooler: !missing.contains("pooler.dense.weight"), tokenizer: try Tokenizers.load(directory: directory))
+        let model = try MultiExitModel(directory: directory, config: config, settings: settings, store: store,
+                                       hasPooler: !missing.contains("pooler.dense.weight"), tokenizer: try Tokenizers.load(directory: directory))
+        try model.encoder.prepare(precision: precision)
+        return model
     }
 
     /// A new multi-exit model from a pretrained encoder directory: backbone
@@ -98,7 +101,7 @@ public final class MultiExitModel: @unchecked Sendable {
         var config = try BertConfig.load(from: configURL)
         try settings.validate(layers: config.numHiddenLayers, file: "settings")
         try settings.write(into: &config)
-        let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
+        let file = try CheckpointWeights.open(directory: directory)
         let specs = specs(config, settings)
         let store = ParameterStore(specs: specs)
         let headNames = Set(specs.map(\.name).filter { $0.hasPrefix("exits.") })

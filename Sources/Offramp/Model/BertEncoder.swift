@@ -32,7 +32,11 @@ public final class BertEncoder: @unchecked Sendable {
     public let config: BertConfig
     public let parameters: ParameterStore
     public let embeddings: BertEmbeddings
-    public let layers: [BertLayer]
+    public private(set) var layers: [BertLayer]
+    /// The precision the layers' products run in (`prepare(precision:)`).
+    public private(set) var precision: Precision = .fp32
+    /// Whether the int8 weights carry SmoothQuant's smoothing.
+    public private(set) var smoothed = false
     /// False when the checkpoint had no pooler (its weights are then zero).
     public let hasPooler: Bool
     let workspace = Workspace()
@@ -81,15 +85,64 @@ public final class BertEncoder: @unchecked Sendable {
         let configURL = directory.appendingPathComponent("config.json")
         let config = try BertConfig.load(from: configURL)
         try config.validate(file: configURL.path)
-        let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
-        return try load(config: config, weights: file)
+        return try load(config: config, weights: CheckpointWeights.open(directory: directory))
     }
 
     public static func load(config: BertConfig, weights file: SafeTensorsFile) throws -> BertEncoder {
+        try load(config: config, weights: CheckpointWeights(file))
+    }
+
+    /// The encoder of `config` with the weights of a checkpoint (one file or its shards).
+    public static func load(config: BertConfig, weights file: CheckpointWeights) throws -> BertEncoder {
         let store = ParameterStore(specs: parameterSpecs(config))
         let missing = try store.load(from: file, optional: ["pooler.dense.weight", "pooler.dense.bias"])
         return try BertEncoder(config: config, parameters: store, hasPooler: missing.isEmpty)
     }
+
+    // MARK: Precision
+
+    /// Runs the layers' matrix products in `requested` from now on (fp32
+    /// restores the fp32 products): int8 quantizes a copy of every layer
+    /// weight per output channel, bf16 rounds one (docs/methods.md#precision).
+    /// The embeddings, LayerNorm, softmax, GELU, residuals and everything the
+    /// caller runs on the hidden states (exit heads) stay fp32. On a CPU
+    /// without the precision's kernels the layers stay fp32: the result (and
+    /// `precision`) says what runs. Inference only: training needs fp32.
+    ///
+    /// `smoothQuantOn` (int8): calibration batches for SmoothQuant
+    /// (docs/methods.md#smoothquant): they run in fp32 first, recording each
+    /// layer input's per-channel range, and the weights are quantized with
+    /// those ranges moved into them (strength `alpha`).
+    @discardableResult
+    public func prepare(precision requested: Precision, smoothQuantOn calibration: [PackedBatch] = [],
+                        alpha: Float = 0.5) throws -> Precision {
+        let p = requested.effective
+        let smooth = p == .int8 && !calibration.isEmpty
+        if p == precision && !smooth && !smoothed { return p }
+        if p != .fp32 && config.hiddenSize % 16 != 0 {
+            // The packed kernels split Q, K and V at 16-column blocks.
+            throw OfframpError("precision \(p) needs hidden_size to be a multiple of 16 (it is \(config.hiddenSize))")
+        }
+        guard alpha >= 0 && alpha <= 1 else { throw OfframpError("SmoothQuant alpha \(alpha) must be in [0, 1]") }
+        var packing = p == .fp32 ? nil : WeightPacking(precision: p, scratch: PrecisionScratch())
+        if smooth {
+            let ranges = ChannelRanges()
+            try rebuildLayers(WeightPacking(precision: .fp32, scratch: PrecisionScratch(), recording: ranges), .fp32)
+            for batch in calibration { _ = try self(batch) }
+            packing?.smoothing = (ranges, alpha)
+        }
+        try rebuildLayers(packing, p)
+        smoothed = smooth
+        return p
+    }
+
+    private func rebuildLayers(_ packing: WeightPacking?, _ p: Precision) throws {
+        layers = try (0..<config.numHiddenLayers).map { try BertLayer(parameters, config: config, layer: $0, packing: packing) }
+        precision = p
+    }
+
+    /// Bytes of the layers' int8 or bf16 weights (0 in fp32); they sit beside the fp32 parameters.
+    public var packedWeightBytes: Int { layers.reduce(0) { $0 + $1.packedWeightBytes } }
 
     // MARK: Forward
 
@@ -189,6 +242,7 @@ extension BertEncoder {
     public func forwardTraining(_ batch: PackedBatch, activations acts: EncoderActivations, haltingLayers: [Int]? = nil,
                                 plan: (any EliminationPlan)? = nil) throws -> [UnsafeMutablePointer<Float>] {
         try validate(batch)
+        guard precision == .fp32 else { throw OfframpError("training runs in fp32; this encoder was prepared for \(precision)") }
         let h = config.hiddenSize, t = batch.tokenCount
         acts.batch = batch
         let x = acts.output(t * h)

@@ -26,14 +26,22 @@ public struct BertLayer: @unchecked Sendable {
         ]
     }
 
-    init(_ p: ParameterStore, config c: BertConfig, layer l: Int) throws {
+    /// `packing`: the layer's products in int8 or bf16 (inference only).
+    init(_ p: ParameterStore, config c: BertConfig, layer l: Int, packing: WeightPacking? = nil) throws {
         let n = "encoder.layer.\(l)."
-        attention = BertSelfAttention(p, n + "attention.self.", config: c)
-        attentionOutput = ResidualOutput(p, n + "attention.output.", inDim: c.hiddenSize, width: c.hiddenSize, eps: Float(c.layerNormEps))
-        feedForward = try FeedForward(p, n, config: c)
+        attention = BertSelfAttention(p, n + "attention.self.", config: c, packing: packing)
+        attentionOutput = ResidualOutput(p, n + "attention.output.", inDim: c.hiddenSize, width: c.hiddenSize, eps: Float(c.layerNormEps),
+                                         packing: packing)
+        feedForward = try FeedForward(p, n, config: c, packing: packing)
     }
 
     var width: Int { attention.width }
+
+    /// Bytes of the layer's int8 or bf16 weights (0 in fp32).
+    var packedWeightBytes: Int {
+        [attention.qkv, attentionOutput.dense, feedForward.intermediate, feedForward.output.dense]
+            .reduce(0) { $0 + ($1.packed?.byteCount ?? 0) }
+    }
 
     /// One layer step on the active set, in place: x (T, H) holds the packed
     /// rows; the query rows are replaced by the layer's output, every other row

@@ -22,10 +22,13 @@ public enum CheckpointKeys {
         return forms + forms.map { "bert." + $0 }
     }
 
-    /// The stored key for `name` in `file`, if any.
-    public static func resolve(_ name: String, in file: SafeTensorsFile) -> String? {
-        candidates(for: name).first { file.tensors[$0] != nil }
+    /// The stored key for `name` among `tensors`, if any.
+    public static func resolve(_ name: String, in tensors: [String: SafeTensorInfo]) -> String? {
+        candidates(for: name).first { tensors[$0] != nil }
     }
+
+    /// The stored key for `name` in `file`, if any.
+    public static func resolve(_ name: String, in file: SafeTensorsFile) -> String? { resolve(name, in: file.tensors) }
 }
 
 extension ParameterStore {
@@ -37,16 +40,22 @@ extension ParameterStore {
     /// classifier's head as an exit), tried before the usual forms.
     @discardableResult
     public func load(from file: SafeTensorsFile, optional: Set<String> = [], aliases: [String: String] = [:]) throws -> [String] {
+        try load(from: CheckpointWeights(file), optional: optional, aliases: aliases)
+    }
+
+    /// The same from a checkpoint's weights (one file or its shards).
+    @discardableResult
+    public func load(from file: CheckpointWeights, optional: Set<String> = [], aliases: [String: String] = [:]) throws -> [String] {
         var missing: [String] = []
         for entry in entries {
             let alias = aliases[entry.name].flatMap { file.tensors[$0] != nil ? $0 : nil }
-            guard let key = alias ?? CheckpointKeys.resolve(entry.name, in: file) else {
+            guard let key = alias ?? CheckpointKeys.resolve(entry.name, in: file.tensors) else {
                 if optional.contains(entry.name) { missing.append(entry.name); continue }
-                throw OfframpError("\(file.url.path): missing tensor \(entry.name) (expected shape \(entry.shape))")
+                throw OfframpError("\(file.path): missing tensor \(entry.name) (expected shape \(entry.shape))")
             }
             let info = file.tensors[key]!
             guard info.shape == entry.shape else {
-                throw OfframpError("\(file.url.path): tensor \(key) has shape \(info.shape) but config.json implies \(entry.shape)")
+                throw OfframpError("\(file.path): tensor \(key) has shape \(info.shape) but config.json implies \(entry.shape)")
             }
             try file.readFloats(key, into: UnsafeMutableBufferPointer(start: self[entry.name], count: entry.count))
         }

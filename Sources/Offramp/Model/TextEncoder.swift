@@ -21,9 +21,11 @@ public final class TextEncoder: @unchecked Sendable {
     /// Loads config.json, model.safetensors and the tokenizer (tokenizer.json
     /// when present, WordPiece or Unigram, else vocab.txt). The maximum length is
     /// sentence-transformers' max_seq_length when the directory has one, else
-    /// the model's max_position_embeddings.
-    public static func load(directory: URL) throws -> TextEncoder {
+    /// the model's max_position_embeddings. `precision`: the layers' products
+    /// (`BertEncoder.prepare(precision:)`).
+    public static func load(directory: URL, precision: Precision = .fp32) throws -> TextEncoder {
         let encoder = try BertEncoder.load(directory: directory)
+        try encoder.prepare(precision: precision)
         let tokenizer = try Tokenizers.load(directory: directory)
         var maxLength = encoder.config.maxPositionEmbeddings
         let st = directory.appendingPathComponent("sentence_bert_config.json")

@@ -12,6 +12,7 @@ struct BenchEncodeCommand: ParsableCommand {
         abstract: "Encoder throughput at batch 1 and 32, lengths 16/64/128, real MR batches, and BERT-base shapes against sgemm.")
 
     @OptionGroup var encoderModel: BenchModelOptions
+    @OptionGroup var precisionOptions: PrecisionOptions
     @Option(help: "MR corpus file (movieReviewSnippets_GroundTruth.txt); default: the setup cache.") var mr: String?
     @Option(help: "Seconds to repeat each case.") var seconds: Double = 2
     @Option(help: "Cases to run (comma-separated; default all): b1-L16,b1-L64,b1-L128,b32-L16,b32-L64,b32-L128,mr-b32,base-b32-L128")
@@ -31,10 +32,18 @@ struct BenchEncodeCommand: ParsableCommand {
 
     func run() throws {
         let peerRates = try peers.map { try Self.readPeers($0) } ?? [:]
+        let precisions = try precisionOptions.list()
         let text = try TextEncoder.load(directory: encoderModel.directory)
+        try text.setMaxLength(128)
+        let calibration = try precisionOptions.calibration(text.tokenizer, maxLength: text.maxLength)
         var rows: [BenchRow] = []
+        if !json { print("CPU: \(cpuDescription())") }
+        // Precisions alternate case by case, so a drift in the machine's speed
+        // during the run does not favour one of them.
         for c in chosen {
-            let row: BenchRow
+          for precision in precisions {
+            try PrecisionOptions.prepare(text.encoder, precision, smoothQuantOn: precision == .int8 ? calibration : [])
+            var row: BenchRow
             switch c {
             case "mr-b32":
                 let url = mr.map { URL(fileURLWithPath: $0) } ?? offrampHome().appendingPathComponent("corpora/mr/movieReviewSnippets_GroundTruth.txt")
@@ -48,6 +57,7 @@ struct BenchEncodeCommand: ParsableCommand {
                 var config = BertConfig()  // HF defaults: BERT-base, 12 x 768
                 config.vocabSize = 30522
                 let base = try BertEncoder(randomWeights: config, seed: 1)
+                try PrecisionOptions.prepare(base, precision)
                 let batch = BenchCommand.syntheticBatch(batch: 32, length: 128)
                 var r = measure(case: c, encoder: base, batches: [batch], seqLen: "128")
                 r.sgemmGflops = sgemmRate(rows: 32 * 128, inDim: 768, outDim: 3072)
@@ -57,10 +67,41 @@ struct BenchEncodeCommand: ParsableCommand {
                 let b = Int(parts[0])!, l = Int(parts[1])!
                 row = measure(case: c, encoder: text.encoder, batches: [BenchCommand.syntheticBatch(batch: b, length: l)], seqLen: String(l))
             }
+            row.precision = text.encoder.precision
             rows.append(row)
-            if json { print(row.json) } else { printError("  \(row.name): \(String(format: "%.1f", row.sentencesPerSecond)) sentences/s") }
+            if json { print(row.json) } else { printError("  \(row.name) \(row.precision): \(String(format: "%.1f", row.sentencesPerSecond)) sentences/s") }
+          }
         }
         if !json { printTable(rows, peers: peerRates) }
+        if precisions.contains(where: { $0 != .fp32 }) { try printCosines(text, precisions: precisions, calibration: calibration) }
+    }
+
+    /// What each precision costs in accuracy: the mean-pooled embeddings'
+    /// cosine to fp32, per sentence, over MR's first 256 sentences (the
+    /// comparison bench/peers.py makes for ONNX Runtime's int8).
+    func printCosines(_ text: TextEncoder, precisions: [Precision], calibration: [PackedBatch]) throws {
+        let url = mr.map { URL(fileURLWithPath: $0) } ?? offrampHome().appendingPathComponent("corpora/mr/movieReviewSnippets_GroundTruth.txt")
+        let sentences = try MovieReviews.load(url).prefix(256).map(\.text)
+        try text.setMaxLength(128)
+        try text.encoder.prepare(precision: .fp32)
+        let reference = try text.embed(sentences)
+        for precision in precisions where precision != .fp32 {
+            try PrecisionOptions.prepare(text.encoder, precision, smoothQuantOn: precision == .int8 ? calibration : [])
+            let got = try text.embed(sentences)
+            let c = zip(reference, got).map { a, b -> Double in
+                let ab = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+                let aa = a.reduce(0.0) { $0 + Double($1) * Double($1) }, bb = b.reduce(0.0) { $0 + Double($1) * Double($1) }
+                return ab / (aa * bb).squareRoot()
+            }
+            let ran = text.encoder.precision.rawValue + (text.encoder.smoothed ? " with SmoothQuant on \(precisionOptions.smoothQuant ?? "")" : "")
+            let line = String(format: "mean-pooled cosine to fp32 over %d MR sentences, %@ (ran %@): mean %.5f, min %.5f",
+                              c.count, precision.rawValue, ran, c.reduce(0, +) / Double(c.count), c.min() ?? 0)
+            if json {
+                print("{\"engine\":\"offramp\",\"precision\":\"\(text.encoder.precision)\",\"smooth_quant\":\(text.encoder.smoothed),\"cosine_mean\":\(c.reduce(0, +) / Double(c.count)),\"cosine_min\":\(c.min() ?? 0)}")
+            } else {
+                print(line)
+            }
+        }
     }
 
     /// sentences/s by (case, engine) from peers.py's JSON lines.
@@ -108,17 +149,17 @@ struct BenchEncodeCommand: ParsableCommand {
     func printTable(_ rows: [BenchRow], peers: [String: [String: Double]]) {
         let engines = ["onnxruntime", "pytorch"].filter { e in peers.values.contains { $0[e] != nil } }
         let peerHeads = engines.map { " \($0) sent/s | offramp/\($0) |" }.joined()
-        print("| case | batch | length | sentences/s | tokens/s | ms/batch | GFLOP/s |" + peerHeads)
-        print("|---|---:|---:|---:|---:|---:|---:|" + String(repeating: "---:|---:|", count: engines.count))
+        print("| case | precision | batch | length | sentences/s | tokens/s | ms/batch | GFLOP/s |" + peerHeads)
+        print("|---|---|---:|---:|---:|---:|---:|---:|" + String(repeating: "---:|---:|", count: engines.count))
         for r in rows {
             let peerCells = engines.map { e -> String in
                 guard let v = peers[r.name]?[e] else { return " – | – |" }
                 return String(format: " %.1f | %.2f× |", v, r.sentencesPerSecond / v)
             }.joined()
-            print(String(format: "| %@ | %d | %@ | %.1f | %.0f | %.2f | %.1f |", r.name, r.batch, r.seqLen,
+            print(String(format: "| %@ | %@ | %d | %@ | %.1f | %.0f | %.2f | %.1f |", r.name, r.precision.rawValue, r.batch, r.seqLen,
                          r.sentencesPerSecond, r.tokensPerSecond, r.msPerBatch, r.gflops) + peerCells)
             if let s = r.sgemmGflops {
-                print(String(format: "| sgemm (%d x 768 x 3072) | | | | | | %.1f (encoder at %.0f%%) |", 32 * 128, s, 100 * r.gflops / s))
+                print(String(format: "| sgemm (%d x 768 x 3072) | | | | | | | %.1f (encoder at %.0f%%) |", 32 * 128, s, 100 * r.gflops / s))
             }
         }
     }

@@ -12,6 +12,7 @@ struct BenchMemoryCommand: ParsableCommand {
         abstract: "Peak resident memory of full-depth inference at batch 32 x 128 against the model's size (run it alone: the peak is per process).")
 
     @OptionGroup var encoderModel: BenchModelOptions
+    @OptionGroup var precisionOptions: PrecisionOptions
     @Option var batch: Int = 32
     @Option var length: Int = 128
 
@@ -21,16 +22,23 @@ struct BenchMemoryCommand: ParsableCommand {
     }
 
     func run() throws {
+        let precision = try precisionOptions.single()
+        guard precisionOptions.smoothQuant == nil else { throw ValidationError("--smooth-quant: bench memory measures int8 without it") }
         let before = peakResidentBytes()
         let encoder = try BertEncoder.load(directory: encoderModel.directory)
+        try PrecisionOptions.prepare(encoder, precision)
         let loaded = peakResidentBytes()
         let weights = Double(encoder.parameters.storage.count * 4)
         let batch = BenchCommand.syntheticBatch(batch: self.batch, length: length)
         for _ in 0..<3 { _ = try encoder(batch) }
         let peak = peakResidentBytes()
         func mb(_ x: Double) -> String { String(format: "%.1f MB", x / 1e6) }
+        print("CPU: \(cpuDescription())")
         print("| measure | value |\n|---|---:|")
         print("| weights (fp32) | \(mb(weights)) |")
+        if encoder.precision != .fp32 {
+            print("| layer weights packed in \(encoder.precision) (beside the fp32 copy) | \(mb(Double(encoder.packedWeightBytes))) |")
+        }
         print("| peak RSS before loading | \(mb(before)) |")
         print("| peak RSS after loading | \(mb(loaded)) |")
         print("| peak RSS after \(self.batch) x \(length) inference | \(mb(peak)) |")

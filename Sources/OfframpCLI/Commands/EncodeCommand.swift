@@ -16,6 +16,7 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: "Texts per forward pass.") var batchSize: Int = 32
     @Flag(help: "Fail on a text longer than the maximum length instead of truncating it.") var noTruncate = false
     @Flag(help: "L2-normalize the embeddings.") var normalize = false
+    @OptionGroup var precisionOptions: PrecisionOptions
     @Argument(help: "Texts to embed.") var texts: [String] = []
 
     func validate() throws {
@@ -24,8 +25,11 @@ struct EncodeCommand: ParsableCommand {
     }
 
     func run() throws {
+        let precision = try precisionOptions.single()
         let encoder = try TextEncoder.load(directory: URL(fileURLWithPath: model))
         if let maxLength { try checkingOptions { try encoder.setMaxLength(maxLength) } }
+        let calibration = try precisionOptions.calibration(encoder.tokenizer, maxLength: encoder.maxLength)
+        try PrecisionOptions.prepare(encoder.encoder, precision, smoothQuantOn: calibration)
         let inputs = try readInputTexts(arguments: texts, file: file)
         guard !inputs.isEmpty else { throw OfframpError("no input texts (give TEXT arguments, --file, or lines on stdin)") }
         var out = OutputBuffer()

@@ -17,12 +17,12 @@ struct InfoCommand: ParsableCommand {
     func run() throws {
         let dir = URL(fileURLWithPath: directory)
         let config = try BertConfig.load(from: dir.appendingPathComponent("config.json"))
-        let file = try SafeTensorsFile(url: dir.appendingPathComponent("model.safetensors"))
+        let file = try CheckpointWeights.open(directory: dir)
         print("model      \(dir.path)")
         print("layers     \(config.numHiddenLayers)   hidden \(config.hiddenSize)   heads \(config.numAttentionHeads)   intermediate \(config.intermediateSize)")
         print("vocab      \(config.vocabSize)   positions \(config.maxPositionEmbeddings)   types \(config.typeVocabSize)   act \(config.hiddenAct)   eps \(config.layerNormEps)")
-        let total = file.names.reduce(0) { $0 + (file.tensors[$1]?.elementCount ?? 0) }
-        print("tensors    \(file.names.count)   parameters \(total) (\(String(format: "%.1f", Double(total) / 1e6))M)")
+        let total = file.tensors.values.reduce(0) { $0 + $1.elementCount }
+        print("tensors    \(file.tensors.count)   parameters \(total) (\(String(format: "%.1f", Double(total) / 1e6))M)")
         let encoderParams = BertEncoder.parameterSpecs(config).reduce(0) { $0 + $1.shape.reduce(1, *) }
         print("encoder    \(encoderParams) parameters expected from config.json")
         print("BLAS       OpenBLAS \(BLASKernels.coreName) kernels, \(Threads.count) threads")
@@ -32,7 +32,7 @@ struct InfoCommand: ParsableCommand {
             if let g = settings.guarantee { print("guarantee  \(try CalibrationGuarantee(json: g).summary)") }
         }
         if tensors {
-            for name in file.names {
+            for name in file.tensors.keys.sorted() {
                 let t = file.tensors[name]!
                 print("  \(name)  \(t.dtype.rawValue)  \(t.shape)")
             }

@@ -19,7 +19,7 @@ struct PredictCommand: ParsableCommand {
     @OptionGroup var policyOptions: PolicyOptions
     @Option(help: "Texts, one per line (default: arguments, else stdin).") var file: String?
     @OptionGroup var batch: BatchOptions
-    @Flag(help: "Also print the uncertainty at every exit visited.") var uncertainties = false
+    @Flag(help: "Also print the uncertainty at every exit the policy read (full: the final one only).") var uncertainties = false
     @Flag(help: "Labeling: a compact text view (word/LABEL@layer) instead of JSON.") var text = false
     @OptionGroup var retentionOptions: RetentionOptions
     @Argument(help: "Texts.") var texts: [String] = []

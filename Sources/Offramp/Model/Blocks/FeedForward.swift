@@ -6,10 +6,11 @@ struct FeedForward: @unchecked Sendable {
     let activation: Activation
     let output: ResidualOutput  // `output.dense` (H, I), `output.LayerNorm`
 
-    init(_ p: ParameterStore, _ prefix: String, config c: BertConfig) throws {
-        intermediate = Linear(p, prefix + "intermediate.dense", inDim: c.hiddenSize, outDim: c.intermediateSize)
+    init(_ p: ParameterStore, _ prefix: String, config c: BertConfig, packing: WeightPacking? = nil) throws {
+        intermediate = Linear(p, prefix + "intermediate.dense", inDim: c.hiddenSize, outDim: c.intermediateSize, packing: packing)
         activation = try Activation(configName: c.hiddenAct)
-        output = ResidualOutput(p, prefix + "output.", inDim: c.intermediateSize, width: c.hiddenSize, eps: Float(c.layerNormEps))
+        output = ResidualOutput(p, prefix + "output.", inDim: c.intermediateSize, width: c.hiddenSize, eps: Float(c.layerNormEps),
+                                packing: packing)
     }
 
     /// a (rows, H) -> the block's output, written to `out`, or when `out` is nil

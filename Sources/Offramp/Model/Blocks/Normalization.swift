@@ -19,8 +19,8 @@ struct ResidualOutput: @unchecked Sendable {
     let dense: Linear
     let norm: LayerNorm
 
-    init(_ p: ParameterStore, _ prefix: String, inDim: Int, width: Int, eps: Float) {
-        dense = Linear(p, prefix + "dense", inDim: inDim, outDim: width)
+    init(_ p: ParameterStore, _ prefix: String, inDim: Int, width: Int, eps: Float, packing: WeightPacking? = nil) {
+        dense = Linear(p, prefix + "dense", inDim: inDim, outDim: width, packing: packing)
         norm = LayerNorm(p, prefix + "LayerNorm", width: width, eps: eps)
     }
 

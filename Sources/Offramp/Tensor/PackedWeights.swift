@@ -1,0 +1,134 @@
+import CKernels
+
+// MARK: - A weight matrix in reduced precision, packed for the kernels
+//
+// int8: W quantized per output channel, scale_c = max|W[c,:]| / 127; the
+// activations of each product quantized per row (per token) on the fly,
+// the u8 offset compensated per column (CKernels/int8_gemm.c). bf16: W and
+// the activations rounded to bfloat16 (bf16_gemm.c).
+
+/// The buffers the reduced-precision products of one encoder share: the
+/// quantized (or rounded) activations and their row scales. One encoder's
+/// products run one at a time, so one scratch serves all its layers.
+public final class PrecisionScratch: @unchecked Sendable {
+    private(set) var bytes = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+    private var byteCount = 64
+    private(set) var rowScales = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+    private var rowCapacity = 1
+
+    public init() {}
+
+    /// Room for `count` bytes of activations and `rows` scales.
+    func reserve(bytes count: Int, rows: Int) {
+        if count > byteCount {
+            bytes.deallocate()
+            byteCount = count
+            bytes = .allocate(byteCount: count, alignment: 64)
+        }
+        if rows > rowCapacity {
+            rowScales.deallocate()
+            rowCapacity = rows
+            rowScales = .allocate(capacity: rows)
+        }
+    }
+
+    deinit { bytes.deallocate(); rowScales.deallocate() }
+}
+
+/// W (outDim, inDim) in int8 or bf16, packed in blocks of 16 output columns.
+public final class PackedWeights: @unchecked Sendable {
+    public let precision: Precision
+    public let outDim: Int
+    public let inDim: Int
+    /// inDim rounded up to the kernel's step (4 for int8, 2 for bf16).
+    let paddedInDim: Int
+    let packed: UnsafeMutableRawPointer
+    /// int8: 128 · Σ_k q[c,k] per column, and the per-channel scales.
+    let compensation: UnsafeMutablePointer<Int32>?
+    public let channelScales: UnsafeMutablePointer<Float>?
+    /// int8 with SmoothQuant: 1/s_j per input channel, applied as the input is quantized.
+    let inverseSmoothing: UnsafeMutablePointer<Float>?
+    let scratch: PrecisionScratch
+    /// Bytes of the packed weights (and int8's per-column tables).
+    public let byteCount: Int
+
+    /// Quantizes (int8) or rounds (bf16) W (outDim, inDim; row stride `ldWeight`).
+    /// `smoothing` (int8 only): SmoothQuant's s_j per input channel; W·diag(s)
+    /// is quantized, and each input is divided by s on the fly.
+    public init(_ weight: UnsafePointer<Float>, outDim: Int, inDim: Int, ldWeight: Int? = nil, precision: Precision,
+                scratch: PrecisionScratch, smoothing: [Float]? = nil) {
+        precondition(precision != .fp32, "fp32 weights are not packed")
+        precondition(smoothing == nil || (precision == .int8 && smoothing!.count == inDim), "smoothing: int8, one per input")
+        self.precision = precision; self.outDim = outDim; self.inDim = inDim; self.scratch = scratch
+        let ld = Int32(ldWeight ?? inDim), columns = (outDim + 15) / 16 * 16
+        switch precision {
+        case .int8:
+            paddedInDim = (inDim + 3) / 4 * 4
+            let size = Int(ck_s8_packed_size(Int32(outDim), Int32(inDim)))
+            packed = .allocate(byteCount: size, alignment: 64)
+            let comp = UnsafeMutablePointer<Int32>.allocate(capacity: columns)
+            let scales = UnsafeMutablePointer<Float>.allocate(capacity: columns)
+            if let s = smoothing {
+                let scaled = (0..<outDim).flatMap { c in (0..<inDim).map { j in weight[c * Int(ld) + j] * s[j] } }
+                ck_s8_pack(packed.assumingMemoryBound(to: Int8.self), comp, scales, scaled, Int32(outDim), Int32(inDim), Int32(inDim))
+                let inv = UnsafeMutablePointer<Float>.allocate(capacity: inDim)
+                for j in 0..<inDim { inv[j] = 1 / s[j] }
+                inverseSmoothing = inv
+            } else {
+                ck_s8_pack(packed.assumingMemoryBound(to: Int8.self), comp, scales, weight, Int32(outDim), Int32(inDim), ld)
+                inverseSmoothing = nil
+            }
+            compensation = comp; channelScales = scales
+            byteCount = size + 8 * columns + (smoothing == nil ? 0 : 4 * inDim)
+        default:
+            paddedInDim = (inDim + 1) / 2 * 2
+            let count = Int(ck_bf16_packed_size(Int32(outDim), Int32(inDim)))
+            packed = .allocate(byteCount: 2 * count, alignment: 64)
+            ck_bf16_pack(packed.assumingMemoryBound(to: UInt16.self), weight, Int32(outDim), Int32(inDim), ld)
+            compensation = nil; channelScales = nil; inverseSmoothing = nil
+            byteCount = 2 * count
+        }
+    }
+
+    deinit { packed.deallocate(); compensation?.deallocate(); channelScales?.deallocate(); inverseSmoothing?.deallocate() }
+
+    /// out (rows, columns.count; row stride ldOut) = inp (rows, inDim; stride
+    /// ldInp) · W[columns]ᵀ (+ bias, columns.count values), where
+    /// `columns.lowerBound` is a multiple of 16. Needs `precision.isAvailable`.
+    public func product(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, rows: Int, columns: Range<Int>,
+                        ldInp: Int? = nil, ldOut: Int? = nil, bias: UnsafePointer<Float>? = nil) {
+        if rows == 0 || columns.isEmpty { return }
+        precondition(columns.lowerBound % 16 == 0 && columns.upperBound <= outDim, "columns \(columns) of \(outDim)")
+        let ldi = ldInp ?? inDim, ldo = ldOut ?? columns.count, kp = paddedInDim
+        let elementSize = precision == .int8 ? 1 : 2
+        scratch.reserve(bytes: rows * kp * elementSize, rows: rows)
+        let a = scratch.bytes, rowScales = scratch.rowScales
+        let k = Int32(inDim), lda = Int32(kp), precision = precision, factor = inverseSmoothing.map { UnsafePointer($0) }
+        // Quantizing is a pass over the input; worth splitting only for many rows.
+        parallelChunks(rows, minimumChunk: max(16, (1 << 16) / max(inDim, 1))) { r in
+            let n = Int32(r.count)
+            if precision == .int8 {
+                ck_u8_quantize_rows(a.assumingMemoryBound(to: UInt8.self) + r.lowerBound * kp, lda,
+                                    rowScales + r.lowerBound, inp + r.lowerBound * ldi, Int32(ldi), n, k, factor)
+            } else {
+                ck_bf16_convert_rows(a.assumingMemoryBound(to: UInt16.self) + r.lowerBound * kp, lda,
+                                     inp + r.lowerBound * ldi, Int32(ldi), n, k)
+            }
+        }
+        // Output columns split across threads in whole 16-column blocks; at
+        // least 64 columns a thread (fewer cost more to wake than they save).
+        let first = columns.lowerBound, blocks = (columns.count + 15) / 16
+        parallelChunks(blocks, minimumChunk: 4) { b in
+            let n0 = first + b.lowerBound * 16, n1 = min(first + b.upperBound * 16, columns.upperBound)
+            let o = out + (n0 - first), bs = bias.map { $0 + (n0 - first) }
+            if precision == .int8 {
+                ck_gemm_u8s8(o, Int32(ldo), a.assumingMemoryBound(to: UInt8.self), lda, rowScales,
+                             packed.assumingMemoryBound(to: Int8.self), compensation, channelScales, bs,
+                             Int32(rows), k, Int32(n0), Int32(n1))
+            } else {
+                ck_gemm_bf16(o, Int32(ldo), a.assumingMemoryBound(to: UInt16.self), lda,
+                             packed.assumingMemoryBound(to: UInt16.self), bs, Int32(rows), k, Int32(n0), Int32(n1))
+            }
+        }
+    }
+}
