@@ -56,6 +56,12 @@ import Testing
         Case(["loadtest", "--data", "{dev.tsv}", "--clients", "1,0"], 2, ["--clients", "\"0\""]),
         Case(["plot", "--series", "{missing.json}", "--out", "{scratch}"], 1, ["missing.json"]),
         Case(["bench", "tokenize", "--model", "{pretrained}", "--data", "{dev.tsv}", "--passes", "0"], 2, ["--passes"]),
+        Case(["bench", "calibration", "--model", "{classifier}", "--data", "{dev.tsv}", "--splits", "0", "--out", "{scratch}"], 2, ["--splits"]),
+        Case(["bench", "calibration", "--model", "{classifier}", "--data", "{dev.tsv}", "--risks", "accuracy", "--ignore-labels",
+              "--out", "{scratch}"], 2, ["--risks accuracy", "--ignore-labels"]),
+        Case(["bench", "calibration", "--model", "{classifier}", "--data", "{dev.tsv}", "--eps", "0.5,200", "--out", "{scratch}"], 2, ["--eps", "\"200\""]),
+        Case(["export", "hf", "--model", "{classifier}", "--out", "{scratch}"], 1, ["export hf", "[CLS]"]),
+        Case(["export", "hf", "--model", "{classifier}", "--out", "{classifier}"], 2, ["--out must differ"]),
     ]
 
     static func substitute(_ argument: String, scratch: URL) throws -> String {

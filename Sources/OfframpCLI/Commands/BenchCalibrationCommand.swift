@@ -53,18 +53,18 @@ struct BenchCalibrationCommand: ParsableCommand {
         let deltas: [Double] = try parseList(delta, option: "--delta", valid: { $0 > 0 && $0 < 1 }, range: "a level in (0, 1)")
         let riskList = try risks.split(separator: ",").map { name -> CalibrationRisk in
             guard let r = CalibrationRisk(rawValue: String(name)) else {
-                throw ValidationError("--risks: unknown risk \"\(name)\" (known: consistency, accuracy, accuracy-drop)")
+                throw UsageError("--risks: unknown risk \"\(name)\" (known: consistency, accuracy, accuracy-drop)")
             }
             return r
         }
         if ignoreLabels, let r = riskList.first(where: \.needsLabels) {
-            throw ValidationError("--risks \(r.rawValue) needs labels, which --ignore-labels leaves out (use --risks consistency)")
+            throw UsageError("--risks \(r.rawValue) needs labels, which --ignore-labels leaves out (use --risks consistency)")
         }
         let m = try checkpoint.load()
         let names = (policies ?? defaultSweepPolicies(m)).split(separator: ",").map(String.init)
         let known = ExitPolicy.names(for: m.settings.task).filter { $0 != "full" }
         for n in names where !known.contains(n) {
-            throw ValidationError("--policies: \"\(n)\" does not apply to this model (\(m.settings.task.rawValue); known: \(known.joined(separator: ", ")))")
+            throw UsageError("--policies: \"\(n)\" does not apply to this model (\(m.settings.task.rawValue); known: \(known.joined(separator: ", ")))")
         }
         let ks: [Int]? = try windows.map { try parseList($0, option: "--windows", valid: { $0 >= 0 }, range: "a window half-width (0 or more)") }
         let grid = ExitSweep.policies(names, layers: m.layerCount, windows: ks)

@@ -29,7 +29,7 @@ struct ExportHFCommand: ParsableCommand {
         let m = try checkpoint.load()
         let outURL = URL(fileURLWithPath: out)
         guard outURL.standardizedFileURL != m.directory.standardizedFileURL else {
-            throw ValidationError("--out must differ from --model (the export replaces its directory whole)")
+            throw UsageError("--out must differ from --model (the export replaces its directory whole)")
         }
         try m.exportHuggingFace(to: outURL)
         if m.settings.retention != nil || m.settings.policy != nil {
