@@ -85,6 +85,19 @@ import Testing
         #expect(none.status == 1 && none.stderr.contains("no input texts"), "\(none.transcript)")
     }
 
+    /// --pairs: TAB-separated sentence pairs, printed with text_pair, as the library classifies them.
+    @Test func predictClassifiesSentencePairs() throws {
+        let model = try F.classifier.get().path
+        let r = try F.succeed(["predict", "--model", model, "--policy", "full", "--pairs"], stdin: "w5 w20\tw7 w9\nw20\tw10\n")
+        let lines = try r.stdoutLines.map(Self.json)
+        #expect(lines.map { $0["text"]?.stringValue } == ["w5 w20", "w20"] && lines.map { $0["text_pair"]?.stringValue } == ["w7 w9", "w10"])
+        let classifier = try AdaptiveClassifier.load(directory: URL(fileURLWithPath: model))
+        let want = try classifier.classify(pairs: [("w5 w20", "w7 w9"), ("w20", "w10")], policy: .full)
+        #expect(lines.map { $0["label"]?.stringValue } == want.map(\.label), "\(r.transcript)")
+        let bad = try OfframpProcess.run(["predict", "--model", model, "--pairs"], stdin: "w5 w20\n")
+        #expect(bad.status == 1 && bad.stderr.contains("input 1: --pairs needs two texts separated by one TAB"), "\(bad.transcript)")
+    }
+
     @Test func predictLabelsWords() throws {
         let model = try F.tagger.get().path
         let r = try F.succeed(["predict", "--model", model, "--policy", "tokee", "--window", "1", "--threshold", "0.3", "--text", "w5 w6 w7"])
