@@ -48,6 +48,7 @@ import Testing
         try #require(r.status == 0, "\(r.transcript)")
         #expect(r.stderr.contains("mode \(m.mode)"), "\(r.transcript)")
         #expect(r.stderr.contains("dev after"), "a dev table after each epoch: \(r.transcript)")
+        #expect(r.stderr.contains("settings: epochs 2, batch 6, max length \(F.maxLength), lr 0.005"), "the settings used: \(r.transcript)")
         let settings = try F.settings(out)
         #expect(settings.trainingMode == m.mode)
         #expect(settings.exits == [1, 2, 3, 4])

@@ -66,12 +66,19 @@ struct TrainCommand: ParsableCommand {
         options.freezeWordEmbeddings = freezeWordEmbeddings
         options.klDirection = (klDirection ?? .teacherStudent).direction
         printError("training \(m.layerCount)-layer \(m.settings.head.rawValue)/\(m.settings.pooling.rawValue) exits, mode \(mode.rawValue): \(trainData.count) train, \(devData.count) dev examples")
+        // Say what the run uses, defaults included, so a weak result can be traced to a setting.
+        printError(String(format: "settings: epochs %d, batch %d, max length %d, lr %g, head lr %g, warm-up %g, seed %llu",
+                          epochs, training.batch.batchSize, maxLength, training.lr, training.headLr ?? training.lr, warmup, training.seed))
         let trainer = Trainer(model: m, options: options)
         let start = Date()
         try training.run(trainer, train: trainData, dev: devData)
         let seconds = Date().timeIntervalSince(start)
         let rates = trainer.reports.map(\.examplesPerSecond)
         printError(String(format: "done in %.0f s, %.1f training examples/s", seconds, rates.isEmpty ? 0 : rates.reduce(0, +) / Double(rates.count)))
+        if let warning = TrainingDiagnostics.weakModelWarning(dev: devData, finalExitAccuracies: trainer.reports.compactMap(\.devAccuracy.last),
+                                                              labels: m.labels) {
+            printError(warning)
+        }
         if let test = training.test {
             let testData = try loadExamples(test, task: task, labels: labelSet, tokenizer: m.tokenizer, maxLength: maxLength)
             let scores = try m.exitScores(testData)

@@ -1,0 +1,29 @@
+import Foundation
+import Offramp
+import Testing
+
+/// The majority-class check that warns when training learned little.
+@Suite struct TrainingDiagnosticsTests {
+    static func example(_ labels: [Int32]) -> EncodedExample {
+        EncodedExample(ids: [1, 2], typeIds: [0, 0], queryPositions: Array(0..<labels.count), labels: labels)
+    }
+
+    @Test func majorityBaselineCountsQueriesAndBreaksTiesByIndex() throws {
+        let dev = [Self.example([1]), Self.example([0]), Self.example([1]), Self.example([-1])]
+        let base = try #require(TrainingDiagnostics.majorityBaseline(dev))
+        #expect(base.label == 1 && abs(base.accuracy - 2.0 / 3) < 1e-12, "unlabeled queries are left out")
+        let words = [Self.example([2, 2, 0]), Self.example([0, -1])]
+        #expect(TrainingDiagnostics.majorityBaseline(words)?.label == 0, "a tie (two each) goes to the smaller index")
+        #expect(TrainingDiagnostics.majorityBaseline([Self.example([-1])]) == nil)
+    }
+
+    @Test func warnsOnlyNearTheBaseline() throws {
+        let dev = (0..<10).map { Self.example([$0 < 7 ? 0 : 1]) }  // always "neg": 70%
+        let labels = ["neg", "pos"]
+        let weak = try #require(TrainingDiagnostics.weakModelWarning(dev: dev, finalExitAccuracies: [0.60, 0.71], labels: labels))
+        #expect(weak.contains("71.00") && weak.contains("\"neg\" (70.00)"))
+        #expect(TrainingDiagnostics.weakModelWarning(dev: dev, finalExitAccuracies: [0.65, 0.72], labels: labels) == nil,
+                "the best epoch counts, and 72 is 2 points above")
+        #expect(TrainingDiagnostics.weakModelWarning(dev: [], finalExitAccuracies: [0.5], labels: labels) == nil)
+    }
+}
