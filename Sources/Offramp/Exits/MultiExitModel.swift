@@ -69,8 +69,9 @@ public final class MultiExitModel: @unchecked Sendable {
     public static func load(directory: URL, precision: Precision = .fp32) throws -> MultiExitModel {
         let configURL = directory.appendingPathComponent("config.json")
         let config = try BertConfig.load(from: configURL)
-        let hf = try ExitSettings.read(from: config, file: configURL.path) == nil ? HuggingFaceHead.settings(config, file: configURL.path) : nil
-        guard let settings = try ExitSettings.read(from: config, file: configURL.path) ?? hf else {
+        let saved = try ExitSettings.read(from: config, file: configURL.path)
+        let hf = saved == nil ? try HuggingFaceHead.settings(config, file: configURL.path) : nil
+        guard let settings = saved ?? hf else {
             throw OfframpError("\(configURL.path): not a multi-exit model (no \"offramp\" section, and its architectures name no "
                 + "BertForSequenceClassification or BertForTokenClassification); train one with `offramp train`")
         }
@@ -120,7 +121,7 @@ public final class MultiExitModel: @unchecked Sendable {
            settings.head == .linear, settings.pooling == .cls, settings.exits.last == config.numHiddenLayers {
             let aliases = HuggingFaceHead.keyAliases(settings)
             for (name, stored) in aliases where file.tensors[stored] != nil {
-                try file.readFloats(stored, into: UnsafeMutableBufferPointer(start: store[name], count: store.entries.first { $0.name == name }!.count))
+                try file.readFloats(stored, into: UnsafeMutableBufferPointer(start: store[name], count: store.entry(name)!.count))
             }
             return try MultiExitModel(directory: directory, config: config, settings: settings, store: store,
                                       hasPooler: hasPooler, tokenizer: try Tokenizers.load(directory: directory))

@@ -23,15 +23,6 @@ public struct HeadInput: Sendable, Equatable {
 
     public var rowCount: Int { lengths.reduce(0, +) }
 
-    /// Each sequence on its own (rows keep their positions in the packed states).
-    public var sequences: [HeadInput] {
-        var offset = 0
-        return starts.indices.map { s in
-            defer { offset += queryCounts[s] }
-            return HeadInput(starts: [starts[s]], lengths: [lengths[s]], queryRows: Array(queryRows[offset ..< offset + queryCounts[s]]),
-                             queryCounts: [queryCounts[s]])
-        }
-    }
     public var queryCount: Int { queryRows.count }
 
     /// Queries gathered in order, keys in place: the attention layout of a FastBERT head.

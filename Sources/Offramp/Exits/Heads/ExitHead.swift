@@ -90,14 +90,16 @@ public struct ExitHead: @unchecked Sendable {
 
     /// Multiply-add FLOPs (×2) of this head on `input` (its queries and rows).
     public func flops(_ input: HeadInput) -> Double {
-        switch kind {
-        case .linear(let head): head.flops(input)
-        case .fastbert(let head): head.flops(input)
-        }
+        sequenceFlops(input).reduce(0, +)
     }
 
     /// The same per sequence of `input` (a head's cost is a sum over its sequences).
     public func sequenceFlops(_ input: HeadInput) -> [Double] {
-        input.sequences.map(flops)
+        zip(input.lengths, input.queryCounts).map { rows, queries in
+            switch kind {
+            case .linear(let head): head.flops(rows: rows, queries: queries)
+            case .fastbert(let head): head.flops(rows: rows, queries: queries)
+            }
+        }
     }
 }

@@ -93,11 +93,12 @@ struct FastBertHead: @unchecked Sendable {
         reduce.backward(dInp: dX, dOut: dReducedPre, inp: x, rows: rows, grads: grads)
     }
 
-    /// Multiply-add FLOPs (×2) on `input`.
-    func flops(_ input: HeadInput) -> Double {
+    /// Multiply-add FLOPs (×2) on one sequence of `rows` rows with `queries`
+    /// queries: every row reduced and projected, the queries' attention over
+    /// the rows, the queries' two linears. A head's cost is the sum over its sequences.
+    func flops(rows: Int, queries: Int) -> Double {
         let h = Double(reduce.inDim), w = Double(width), n = Double(classifier.outDim)
-        let t = Double(input.rowCount), q = Double(input.queryCount)
-        let attention = zip(input.queryCounts, input.lengths).reduce(0.0) { $0 + 2 * 2 * Double($1.0) * Double($1.1) * w }
-        return t * 2 * (h * w + 3 * w * w) + attention + q * 2 * (2 * w * w + w * n)
+        let t = Double(rows), q = Double(queries)
+        return t * 2 * (h * w + 3 * w * w) + 2 * 2 * q * t * w + q * 2 * (2 * w * w + w * n)
     }
 }

@@ -85,9 +85,9 @@ struct LinearHead: @unchecked Sendable {
         }
     }
 
-    /// Multiply-add FLOPs (×2) on `input`.
-    func flops(_ input: HeadInput) -> Double {
-        let h = Double(hidden), n = Double(classifier.outDim), q = Double(input.queryCount)
+    /// Multiply-add FLOPs (×2) on one sequence with `queries` queries (the rows are only read).
+    func flops(rows: Int, queries: Int) -> Double {
+        let h = Double(hidden), n = Double(classifier.outDim), q = Double(queries)
         return pooler == nil ? q * 2 * h * n : q * 2 * (h * h + h * n)
     }
 }
