@@ -62,6 +62,9 @@ import Testing
         Case(["bench", "calibration", "--model", "{classifier}", "--data", "{dev.tsv}", "--eps", "0.5,200", "--out", "{scratch}"], 2, ["--eps", "\"200\""]),
         Case(["export", "hf", "--model", "{classifier}", "--out", "{scratch}"], 1, ["export hf", "[CLS]"]),
         Case(["export", "hf", "--model", "{classifier}", "--out", "{classifier}"], 2, ["--out must differ"]),
+        Case(["predict", "--model", "{tagger}", "--pairs", "w5\tw6"], 2, ["--pairs", "classification"]),
+        Case(["predict", "--model", "{classifier}", "--precision", "fp16", "w5"], 2, ["--precision", "\"fp16\""]),
+        Case(["predict", "--model", "{classifier}", "--smooth-quant", "{dev.tsv}", "w5"], 2, ["--smooth-quant", "int8"]),
     ]
 
     static func substitute(_ argument: String, scratch: URL) throws -> String {
