@@ -54,8 +54,9 @@ enum CommandLineFixtures {
 
     /// Runs the command and throws unless it succeeded.
     @discardableResult
-    static func succeed(_ arguments: [String], stdin: String? = nil, directory: URL? = nil) throws -> OfframpProcess.Output {
-        let r = try OfframpProcess.run(arguments, stdin: stdin, directory: directory)
+    static func succeed(_ arguments: [String], stdin: String? = nil, directory: URL? = nil,
+                        environment: [String: String] = [:]) throws -> OfframpProcess.Output {
+        let r = try OfframpProcess.run(arguments, stdin: stdin, directory: directory, environment: environment)
         guard r.status == 0 else { throw OfframpError("offramp \(arguments.joined(separator: " ")) failed:\n\(r.transcript)") }
         return r
     }

@@ -36,7 +36,8 @@ struct OfframpProcess {
 
     /// Starts `offramp arguments...`; standard output and error go to files
     /// (pipes could fill and block a chatty child).
-    init(_ arguments: [String], stdin: String? = nil, directory: URL? = nil) throws {
+    /// `environment` adds to (or overrides) the test process's own variables.
+    init(_ arguments: [String], stdin: String? = nil, directory: URL? = nil, environment extra: [String: String] = [:]) throws {
         let scratch = try TestSupport.temporaryDirectory()
         stdoutURL = scratch.appendingPathComponent("stdout")
         stderrURL = scratch.appendingPathComponent("stderr")
@@ -45,6 +46,7 @@ struct OfframpProcess {
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["OFFRAMP_HOME"] = try Self.emptyHome.get().path
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         if let directory { process.currentDirectoryURL = directory }
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
@@ -77,7 +79,8 @@ struct OfframpProcess {
     }
 
     /// Runs `offramp arguments...` to the end.
-    static func run(_ arguments: [String], stdin: String? = nil, directory: URL? = nil) throws -> Output {
-        try OfframpProcess(arguments, stdin: stdin, directory: directory).wait()
+    static func run(_ arguments: [String], stdin: String? = nil, directory: URL? = nil,
+                    environment: [String: String] = [:]) throws -> Output {
+        try OfframpProcess(arguments, stdin: stdin, directory: directory, environment: environment).wait()
     }
 }

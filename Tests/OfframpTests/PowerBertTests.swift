@@ -233,6 +233,18 @@ import Testing
         }
     }
 
+    /// The configuration from the masses: a ceiling that ignores the
+    /// rounding residue at an integer (where clipping leaves the masses), so
+    /// last-bit differences do not change it; more than a thousandth above
+    /// still counts, and the lengths stay at least 1 and non-increasing.
+    @Test func configurationFromMassesIgnoresResidueAtIntegers() {
+        // The MR search at λ = 2e-3: "34.1 20.0 7.0 1.9 1.0 0.7".
+        #expect(RetentionParameters.lengths(masses: [34.1, 20.000_000_3, 7.000_000_4, 1.9, 1.000_000_1, 0.7]) == [35, 20, 7, 2, 1, 1])
+        #expect(RetentionParameters.lengths(masses: [34.1, 19.999_999_7, 6.999_999_6, 1.9, 0.999_999_9, 0.7]) == [35, 20, 7, 2, 1, 1])
+        #expect(RetentionParameters.lengths(masses: [7.002, 7.5, 0]) == [8, 8, 1])
+        #expect(RetentionParameters.lengths(masses: [3, 5, 2.0011]) == [3, 3, 3])
+    }
+
     /// A short search moves r down where only the penalty acts (ranks no
     /// input reaches), keeps r in [0, 1], and writes a non-increasing
     /// configuration into the checkpoint; re-training at it runs.

@@ -40,12 +40,32 @@ public final class RetentionParameters: EliminationPlan, @unchecked Sendable {
     /// mass(r_j) of each layer.
     public var masses: [Double] { (0..<layers).map { j in (0..<length).reduce(0.0) { $0 + Double(r[j * length + $1]) } } }
 
-    /// l_j = ceil(mass(r_j)), at least 1, forced non-increasing across layers.
+    /// How far above an integer k a mass must be for l_j to be k + 1.
+    ///
+    /// Clipping to [0, 1] makes integer masses an attractor: the penalty
+    /// drives most r_j[k] to exactly 0 or 1, so a mass ends at k plus the
+    /// rounding residue of the few entries left in between (7.0000003, say).
+    /// A plain ceiling then turns last-bit differences (another CPU's
+    /// kernels, another build) into a different configuration: the MR search
+    /// at λ = 2e-3 gave l_3 = 8 on one machine and 7 on another from masses
+    /// printed alike as 7.0. A thousandth of a word-vector is below anything
+    /// the search can mean, and masses do not settle at k + 0.001.
+    public static let massTolerance = 1e-3
+
+    /// l_j = ceil(mass(r_j) − massTolerance), at least 1, forced non-increasing across layers.
     public func retention() throws -> Retention {
-        var lengths: [Int] = []
         guard masses.allSatisfy(\.isFinite) else { throw OfframpError("the retention masses are not finite: the search diverged (a lower learning rate may help)") }
-        for m in masses { lengths.append(min(max(1, Int(m.rounded(.up))), lengths.last ?? Int.max)) }
-        return try Retention(lengths, layers: layers, selection: selection)
+        return try Retention(Self.lengths(masses: masses), layers: layers, selection: selection)
+    }
+
+    /// The configuration for finite `masses` (see `retention()`).
+    public static func lengths(masses: [Double]) -> [Int] {
+        var lengths: [Int] = []
+        for m in masses {
+            let l = max(1, Int(min((m - massTolerance).rounded(.up), Double(Int32.max))))
+            lengths.append(min(l, lengths.last ?? Int.max))
+        }
+        return lengths
     }
 
     func zeroGradients() { grads.zero() }

@@ -392,7 +392,7 @@ public final class Trainer: @unchecked Sendable {
                     let found = try rp.retention()
                     model.settings.retention = found.lengths
                     model.settings.extractSelection = rp.selection
-                    log("retention masses " + rp.masses.map { String(format: "%.1f", $0) }.joined(separator: " ") + " -> configuration \(found)")
+                    log("retention masses " + rp.masses.map { String(format: "%.4f", $0) }.joined(separator: " ") + " -> configuration \(found)")
                 }
                 // The deliverable first, then the resume state: killed between
                 // the two, a resumed run redoes this epoch (the same weights, as
