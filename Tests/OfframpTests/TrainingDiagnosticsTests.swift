@@ -27,3 +27,31 @@ import Testing
         #expect(TrainingDiagnostics.weakModelWarning(dev: [], finalExitAccuracies: [0.5], labels: labels) == nil)
     }
 }
+
+/// The defaults `offramp train` takes when none are given.
+@Suite struct TrainingDefaultsTests {
+    /// About 800 steps, within 3-30 epochs: MR (8,454 at batch 32) keeps the
+    /// main job's 3 epochs, WSJ POS's 850 sentences get 30, a large set 3.
+    @Test func epochsAimAtTheStepTarget() {
+        #expect(TrainingDefaults.epochs(examples: 8_454, batchSize: 32) == 3)
+        #expect(TrainingDefaults.epochs(examples: 850, batchSize: 32) == 30)
+        #expect(TrainingDefaults.epochs(examples: 3_200, batchSize: 32) == 8)
+        #expect(TrainingDefaults.epochs(examples: 1_000_000, batchSize: 32) == 3)
+        #expect(TrainingDefaults.epochs(examples: 0, batchSize: 0) == 30)
+    }
+
+    /// A sentence-transformers checkpoint's 1_Pooling/config.json chooses the
+    /// pooling (MiniLM-L6's says mean); a directory without one says nothing.
+    @Test func poolingComesFromTheCheckpoint() throws {
+        #expect(TrainingDefaults.pooling(ofCheckpoint: TestSupport.cached("models/minilm-l6"))?.pooling == .mean)
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(TrainingDefaults.pooling(ofCheckpoint: dir) == nil)
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("1_Pooling"), withIntermediateDirectories: true)
+        let file = dir.appendingPathComponent("1_Pooling/config.json")
+        try #"{"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}"#.write(to: file, atomically: true, encoding: .utf8)
+        #expect(TrainingDefaults.pooling(ofCheckpoint: dir)?.pooling == .cls)
+        try "not json".write(to: file, atomically: true, encoding: .utf8)
+        #expect(TrainingDefaults.pooling(ofCheckpoint: dir) == nil)
+    }
+}

@@ -14,11 +14,12 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var training: TrainingRunOptions
     @Option(help: "finetune, distill, joint, two-stage; labeling also tokee-random, tokee-self (TOKEE fine-tuning, best from a joint model).")
     var mode: TrainingMode = .joint
-    @Option(help: "Epochs (per stage for two-stage).") var epochs: Int = 3
+    @Option(help: "Epochs (per stage for two-stage; default: about 800 steps, 3 to 30 epochs).") var epochs: Int?
     // Head and pooling are optional so that a value that cannot apply (a
     // checkpoint's own heads, FastBERT or labeling heads) is an error, not ignored.
     @Option(help: "Head kind of new exits: linear or fastbert (default linear).") var head: HeadKind?
-    @Option(help: "Sequence pooling of new linear classification heads: cls or mean (default cls).") var pooling: HeadPooling?
+    @Option(help: "Sequence pooling of new linear classification heads: cls or mean (default: the checkpoint's sentence-transformers pooling, else cls).")
+    var pooling: HeadPooling?
     @Option var maxLength: Int = 128
     @Option(help: "Heads' learning-rate factor in distillation (default 10).") var distillLrFactor: Float?
     @Option(help: "Warm-up fraction of the steps, in [0, 1].") var warmup: Float = 0.1
@@ -32,7 +33,7 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         try require(!mode.isTOKEE || task == .label, "--mode \(mode.rawValue) needs --task label")
-        try requireCount(epochs, "--epochs", in: 1...10_000)
+        if let epochs { try requireCount(epochs, "--epochs", in: 1...10_000) }
         try requireCount(maxLength, "--max-length", in: 2...(1 << 16))
         try requireNumber(warmup, "--warmup", "in [0, 1]") { (0...1).contains($0) }
         try requireNumber(weightDecay, "--weight-decay", "in [0, 1]") { (0...1).contains($0) }
@@ -59,7 +60,14 @@ struct TrainCommand: ParsableCommand {
         let trainData = try loadExamples(training.train, task: task, labels: labelSet, tokenizer: m.tokenizer, maxLength: maxLength,
                                          requireLabels: mode != .distill)
         let devData = try training.dev.map { try loadExamples($0, task: task, labels: labelSet, tokenizer: m.tokenizer, maxLength: maxLength) } ?? []
+        // Defaults taken, each said with its reason (TrainingDefaults).
+        var defaults: [String] = []
+        let epochs = self.epochs ?? TrainingDefaults.epochs(examples: trainData.count, batchSize: training.batch.batchSize)
+        if self.epochs == nil {
+            defaults.append("epochs \(epochs) (about \(TrainingDefaults.targetSteps) steps for \(trainData.count) examples at batch \(training.batch.batchSize))")
+        }
         var options = training.options(mode: mode, epochs: epochs)
+        if let reason = defaultPoolingReason(m) { defaults.append("pooling \(m.settings.pooling.rawValue) (\(reason))") }
         options.distillLearningRateFactor = distillLrFactor ?? 10
         options.warmupFraction = warmup; options.weightDecay = weightDecay; options.maxGradNorm = maxGradNorm
         options.layerWeighted = (weights ?? .layer).isLayerWeighted
@@ -68,7 +76,8 @@ struct TrainCommand: ParsableCommand {
         printError("training \(m.layerCount)-layer \(m.settings.head.rawValue)/\(m.settings.pooling.rawValue) exits, mode \(mode.rawValue): \(trainData.count) train, \(devData.count) dev examples")
         // Say what the run uses, defaults included, so a weak result can be traced to a setting.
         printError(String(format: "settings: epochs %d, batch %d, max length %d, lr %g, head lr %g, warm-up %g, seed %llu",
-                          epochs, training.batch.batchSize, maxLength, training.lr, training.headLr ?? training.lr, warmup, training.seed))
+                          epochs, training.batch.batchSize, maxLength, training.lr, options.headLearningRate ?? training.lr, warmup, training.seed))
+        if !defaults.isEmpty { printError("defaults taken: " + defaults.joined(separator: "; ")) }
         let trainer = Trainer(model: m, options: options)
         let start = Date()
         try training.run(trainer, train: trainData, dev: devData)
@@ -84,6 +93,21 @@ struct TrainCommand: ParsableCommand {
             let scores = try m.exitScores(testData)
             print(Trainer.exitTable(m, scores.accuracy, f1: scores.entityF1?.map(\.f1), title: "test (\(testData.count) examples)"))
         }
+    }
+
+    /// New linear classification heads' pooling when --pooling is not given:
+    /// the checkpoint's own (a sentence encoder's mean), else [CLS].
+    func defaultPooling(_ source: URL) -> HeadPooling {
+        (head ?? .linear) == .linear && task == .classify ? TrainingDefaults.pooling(ofCheckpoint: source)?.pooling ?? .cls : .cls
+    }
+
+    /// Why `m`'s heads are pooled as they are, when --pooling was not given
+    /// and the checkpoint in --model chose it; nil otherwise.
+    func defaultPoolingReason(_ m: MultiExitModel) -> String? {
+        guard pooling == nil, !training.resume, (head ?? .linear) == .linear, task == .classify,
+              let found = TrainingDefaults.pooling(ofCheckpoint: URL(fileURLWithPath: model)),
+              found.pooling == m.settings.pooling else { return nil }
+        return found.reason
     }
 
     /// The model training starts from: the checkpoint in --out (--resume) or
@@ -119,7 +143,7 @@ struct TrainCommand: ParsableCommand {
             throw UsageError("--mode distill needs a trained multi-exit model in --model (run finetune first) or a HF classifier")
         }
         let labels = try collectLabels(training.train, task: task)
-        var settings = ExitSettings(task: task, labels: labels.labels, head: head ?? .linear, pooling: pooling ?? .cls,
+        var settings = ExitSettings(task: task, labels: labels.labels, head: head ?? .linear, pooling: pooling ?? defaultPooling(source),
                                     exits: Array(1...max(1, config.numHiddenLayers)))
         settings.maxLength = maxLength
         return try MultiExitModel.create(pretrained: source, settings: settings, seed: training.seed)
