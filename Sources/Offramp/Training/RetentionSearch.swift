@@ -45,11 +45,11 @@ public final class RetentionParameters: EliminationPlan, @unchecked Sendable {
     /// Clipping to [0, 1] makes integer masses an attractor: the penalty
     /// drives most r_j[k] to exactly 0 or 1, so a mass ends at k plus the
     /// rounding residue of the few entries left in between (7.0000003, say).
-    /// A plain ceiling then turns last-bit differences (another CPU's
-    /// kernels, another build) into a different configuration: the MR search
-    /// at λ = 2e-3 gave l_3 = 8 on one machine and 7 on another from masses
-    /// printed alike as 7.0. A thousandth of a word-vector is below anything
-    /// the search can mean, and masses do not settle at k + 0.001.
+    /// A plain ceiling would then turn last-bit differences (another CPU's
+    /// kernels, another build) into a different configuration. A thousandth
+    /// of a word-vector is below anything the search can mean. (This is a
+    /// guard, not the explanation of the MR record's 35,20,7 against a Zen 4's
+    /// 35,20,8 at λ = 2e-3: there l_3's mass was 7.04.)
     public static let massTolerance = 1e-3
 
     /// l_j = ceil(mass(r_j) − massTolerance), at least 1, forced non-increasing across layers.
