@@ -41,17 +41,21 @@ import Testing
     }
 
     /// A sentence-transformers checkpoint's 1_Pooling/config.json chooses the
-    /// pooling (MiniLM-L6's says mean); a directory without one says nothing.
+    /// pooling (MiniLM-L6's says mean); a directory without one says nothing;
+    /// a malformed one is an error naming the file.
     @Test func poolingComesFromTheCheckpoint() throws {
-        #expect(TrainingDefaults.pooling(ofCheckpoint: TestSupport.cached("models/minilm-l6"))?.pooling == .mean)
+        #expect(try TrainingDefaults.pooling(ofCheckpoint: TestSupport.cached("models/minilm-l6"))?.pooling == .mean)
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        #expect(TrainingDefaults.pooling(ofCheckpoint: dir) == nil)
+        #expect(try TrainingDefaults.pooling(ofCheckpoint: dir) == nil)
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("1_Pooling"), withIntermediateDirectories: true)
         let file = dir.appendingPathComponent("1_Pooling/config.json")
         try #"{"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}"#.write(to: file, atomically: true, encoding: .utf8)
-        #expect(TrainingDefaults.pooling(ofCheckpoint: dir)?.pooling == .cls)
+        #expect(try TrainingDefaults.pooling(ofCheckpoint: dir)?.pooling == .cls)
+        try #"{"pooling_mode_max_tokens": true}"#.write(to: file, atomically: true, encoding: .utf8)
+        #expect(try TrainingDefaults.pooling(ofCheckpoint: dir) == nil)
         try "not json".write(to: file, atomically: true, encoding: .utf8)
-        #expect(TrainingDefaults.pooling(ofCheckpoint: dir) == nil)
+        let error = #expect(throws: OfframpError.self) { try TrainingDefaults.pooling(ofCheckpoint: dir) }
+        #expect(error?.description.contains("1_Pooling/config.json") == true)
     }
 }

@@ -27,16 +27,20 @@ public enum TrainingDefaults {
     /// The pooling a checkpoint was trained for: a sentence-transformers
     /// directory says it in 1_Pooling/config.json (`pooling_mode_mean_tokens`
     /// or `pooling_mode_cls_token`); nil when it does not say (a plain BERT,
-    /// whose [CLS] the pre-training's pooler reads).
-    public static func pooling(ofCheckpoint directory: URL) -> (pooling: HeadPooling, reason: String)? {
+    /// whose [CLS] the pre-training's pooler reads). A file there that is not
+    /// a JSON object is an error naming it, not a silent [CLS].
+    public static func pooling(ofCheckpoint directory: URL) throws -> (pooling: HeadPooling, reason: String)? {
         let file = directory.appendingPathComponent("1_Pooling/config.json")
+        guard FileManager.default.fileExists(atPath: file.path) else { return nil }
         guard let data = try? Data(contentsOf: file),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw OfframpError("\(file.path): not a readable JSON object (sentence-transformers' pooling settings)")
+        }
         if object["pooling_mode_mean_tokens"] as? Bool == true {
-            return (.mean, "the checkpoint's sentence-transformers pooling (1_Pooling/config.json: pooling_mode_mean_tokens)")
+            return (.mean, "the checkpoint's sentence-transformers pooling: 1_Pooling/config.json sets pooling_mode_mean_tokens")
         }
         if object["pooling_mode_cls_token"] as? Bool == true {
-            return (.cls, "the checkpoint's sentence-transformers pooling (1_Pooling/config.json: pooling_mode_cls_token)")
+            return (.cls, "the checkpoint's sentence-transformers pooling: 1_Pooling/config.json sets pooling_mode_cls_token")
         }
         return nil
     }

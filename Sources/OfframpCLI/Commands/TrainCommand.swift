@@ -52,7 +52,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let m = try startingModel()
+        let (m, poolingReason) = try startingModel()
         guard maxLength <= m.config.maxPositionEmbeddings else {
             throw UsageError("--max-length \(maxLength) is more than the model's max_position_embeddings = \(m.config.maxPositionEmbeddings)")
         }
@@ -67,7 +67,7 @@ struct TrainCommand: ParsableCommand {
             defaults.append("epochs \(epochs) (about \(TrainingDefaults.targetSteps) steps for \(trainData.count) examples at batch \(training.batch.batchSize))")
         }
         var options = training.options(mode: mode, epochs: epochs)
-        if let reason = defaultPoolingReason(m) { defaults.append("pooling \(m.settings.pooling.rawValue) (\(reason))") }
+        if let poolingReason { defaults.append("pooling \(m.settings.pooling.rawValue) (\(poolingReason))") }
         options.distillLearningRateFactor = distillLrFactor ?? 10
         options.warmupFraction = warmup; options.weightDecay = weightDecay; options.maxGradNorm = maxGradNorm
         options.layerWeighted = (weights ?? .layer).isLayerWeighted
@@ -95,25 +95,21 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    /// New linear classification heads' pooling when --pooling is not given:
-    /// the checkpoint's own (a sentence encoder's mean), else [CLS].
-    func defaultPooling(_ source: URL) -> HeadPooling {
-        (head ?? .linear) == .linear && task == .classify ? TrainingDefaults.pooling(ofCheckpoint: source)?.pooling ?? .cls : .cls
-    }
-
-    /// Why `m`'s heads are pooled as they are, when --pooling was not given
-    /// and the checkpoint in --model chose it; nil otherwise.
-    func defaultPoolingReason(_ m: MultiExitModel) -> String? {
-        guard pooling == nil, !training.resume, (head ?? .linear) == .linear, task == .classify,
-              let found = TrainingDefaults.pooling(ofCheckpoint: URL(fileURLWithPath: model)),
-              found.pooling == m.settings.pooling else { return nil }
-        return found.reason
+    /// The pooling of new heads: --pooling, else for linear classification
+    /// heads the checkpoint's own (a sentence encoder's mean) with the reason
+    /// to print, else [CLS].
+    func newHeadPooling(_ source: URL) throws -> (pooling: HeadPooling, reason: String?) {
+        if let pooling { return (pooling, nil) }
+        guard (head ?? .linear) == .linear, task == .classify,
+              let found = try TrainingDefaults.pooling(ofCheckpoint: source) else { return (.cls, nil) }
+        return (found.pooling, found.reason)
     }
 
     /// The model training starts from: the checkpoint in --out (--resume) or
     /// --model when either is a multi-exit checkpoint, else new exits on the
-    /// pretrained encoder in --model.
-    func startingModel() throws -> MultiExitModel {
+    /// pretrained encoder in --model; with the reason for the new heads'
+    /// pooling when the checkpoint chose it.
+    func startingModel() throws -> (model: MultiExitModel, poolingReason: String?) {
         let source = training.resume ? training.resumeSource : URL(fileURLWithPath: model)
         let isMultiExit = (try? BertConfig.load(from: source.appendingPathComponent("config.json")))
             .flatMap { $0.extra["offramp"] } != nil
@@ -125,7 +121,7 @@ struct TrainCommand: ParsableCommand {
             if let pooling, pooling != m.settings.pooling {
                 throw UsageError("--pooling \(pooling.rawValue): \(source.path) already has \(m.settings.pooling.rawValue)-pooled exit heads")
             }
-            return m
+            return (m, nil)
         }
         let config = try BertConfig.load(from: source.appendingPathComponent("config.json"))
         if let hf = try MultiExitModel.huggingFaceClassifier(at: source) {
@@ -137,15 +133,16 @@ struct TrainCommand: ParsableCommand {
             }
             var settings = ExitSettings(task: task, labels: hf.labels, head: .linear, pooling: .cls, exits: Array(1...max(1, config.numHiddenLayers)))
             settings.maxLength = maxLength
-            return try MultiExitModel.create(pretrained: source, settings: settings, seed: training.seed)
+            return (try MultiExitModel.create(pretrained: source, settings: settings, seed: training.seed), nil)
         }
         guard mode != .distill else {
             throw UsageError("--mode distill needs a trained multi-exit model in --model (run finetune first) or a HF classifier")
         }
         let labels = try collectLabels(training.train, task: task)
-        var settings = ExitSettings(task: task, labels: labels.labels, head: head ?? .linear, pooling: pooling ?? defaultPooling(source),
+        let newPooling = try newHeadPooling(source)
+        var settings = ExitSettings(task: task, labels: labels.labels, head: head ?? .linear, pooling: newPooling.pooling,
                                     exits: Array(1...max(1, config.numHiddenLayers)))
         settings.maxLength = maxLength
-        return try MultiExitModel.create(pretrained: source, settings: settings, seed: training.seed)
+        return (try MultiExitModel.create(pretrained: source, settings: settings, seed: training.seed), newPooling.reason)
     }
 }
