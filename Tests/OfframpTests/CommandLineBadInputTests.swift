@@ -39,6 +39,7 @@ import Testing
         Case(["predict", "--model", "{classifier}", "--policy", "budget", "--layer", "9", "w5"], 2, ["--layer 9", "1...4"]),
         Case(["sweep", "--model", "{classifier}", "--data", "{dev.tsv}", "--policies", "entropy,entropyy"], 2, ["\"entropyy\"", "known"]),
         Case(["sweep", "--model", "{classifier}", "--data", "{dev.tsv}", "--thresholds", "0.5,2"], 2, ["--thresholds", "\"2\""]),
+        Case(["sweep", "--model", "{classifier}", "--data", "{dev.tsv}", "--repeats", "0"], 2, ["--repeats", "1...50"]),
         Case(["calibrate", "--model", "{classifier}", "--dev", "{dev.tsv}", "--policies", "entropy,confidnce"], 2, ["\"confidnce\""]),
         Case(["calibrate", "--model", "{classifier}", "--dev", "{dev.tsv}", "--risk", "accuracy"], 2, ["--risk", "--delta"]),
         Case(["power", "search", "--model", "{classifier}", "--batch-size", "0"] + train, 2, ["--batch-size"]),

@@ -33,6 +33,7 @@ import Testing
         let points = try r.stdoutLines.map(Self.json)
         #expect(points.count == 1 + 2 + 3, "full, entropy at 2 thresholds, patience 1...3: \(r.transcript)")
         #expect(points.first?["policy"]?.stringValue == "full")
+        #expect(points.first?["wall_noise"]?.doubleValue != nil, "the full line carries the run's noise: \(r.transcript)")
         #expect(points.allSatisfy { $0["flops_speedup"]?.doubleValue != nil && $0["accuracy"]?.doubleValue != nil })
         #expect(try String(contentsOf: plot, encoding: .utf8).contains("<svg"))
         let table = try F.succeed(base, directory: dir)

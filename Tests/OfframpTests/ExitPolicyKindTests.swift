@@ -1,3 +1,4 @@
+import Foundation
 import Offramp
 import Testing
 
@@ -37,5 +38,39 @@ struct ExitPolicyKindTests {
         #expect(ExitSweep.policies(["tokee"], layers: 6).count == 4 * 12)
         #expect(ExitSweep.policies(["tokee-confidence"], layers: 6, thresholds: [0.9], windows: [1]) == [.tokee(window: 1, tau: 0.9, .confidence)])
         #expect(ExitSweep.policies(["full", "nonsense"], layers: 6).isEmpty)
+    }
+}
+
+/// The sweep's timing: every setting in interleaved rounds, the baseline at
+/// both ends of each, and the noise from those two identical timings.
+@Suite struct SweepTimingTests {
+    @Test func interleavedRoundsTimeEverySettingAlikeAndMeasureTheNoise() throws {
+        var log: [String] = []
+        // The baseline takes 1.0 s at a round's start and 1.1 s at its end (a
+        // machine slowing down within each round); the setting 0.5 s, then 0.7.
+        var baselineCalls = 0, settingCalls = 0
+        let t = try ExitSweep.interleaved(rounds: 3, seconds: { (x: Double) in x }, [
+            { log.append("full"); baselineCalls += 1; return baselineCalls % 2 == 1 ? 1.0 : 1.1 },
+            { log.append("s"); settingCalls += 1; return settingCalls == 1 ? 0.5 : 0.7 },
+        ])
+        #expect(log == ["full", "s", "full", "full", "s", "full", "full", "s", "full"])
+        #expect(t.first == [1.0, 0.5])
+        #expect(abs(t.seconds[0] - 1.05) < 1e-12 && abs(t.seconds[1] - 0.7) < 1e-12)
+        #expect(abs(t.noise - (1.1 / 1.0 - 1) / 1.1) < 1e-9)  // |1.0/1.1 - 1|
+        // A set that runs in well under a second gets more rounds, at most 9.
+        var quick = 0
+        _ = try ExitSweep.interleaved(rounds: 3, seconds: { (x: Double) in x }, [{ quick += 1; return 0.001 }])
+        #expect(quick == 18)
+    }
+
+    @Test func theSweepReportsItsWallNoise() throws {
+        let (model, dir) = try PowerBertTests.model()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let points = try ExitSweep.run(try EarlyExitRunner(model: model), examples: PowerBertTests.examples(), policies: [.entropy(0)],
+                                       batchSize: 4, repeats: 2)
+        let noise = try #require(points[0].wallNoise)
+        #expect(noise.isFinite && noise >= 0 && points[1].wallNoise == nil)
+        #expect(points[0].json.contains("\"wall_noise\":") && !points[1].json.contains("wall_noise"))
+        #expect(ExitSweep.table(points).contains("Wall noise: two identical full-depth timings"))
     }
 }

@@ -17,6 +17,8 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "TOKEE window half-widths, comma-separated (default 0,1,2,4).") var windows: String?
     @OptionGroup var batch: BatchOptions
     @Flag(help: "Continuous batching across depth.") var continuous = false
+    @Option(help: "Timing rounds: full depth and every setting once a round, interleaved; each wall figure is the median of its rounds (more rounds on a set that runs in under a second).")
+    var repeats: Int = 3
     // No default file: a command writes only where it is told.
     @Option(help: "Also draw the points as an SVG plot in this file.") var plot: String?
     @OptionGroup var retentionOptions: RetentionOptions
@@ -27,6 +29,7 @@ struct SweepCommand: ParsableCommand {
     var ks: [Int]? { get throws { try windows.map { try parseList($0, option: "--windows", valid: { (0...1024).contains($0) }, range: "a window half-width in 0...1024") } } }
 
     func validate() throws {
+        try require((1...50).contains(repeats), "--repeats must be in 1...50, got \(repeats)")
         _ = try ts
         _ = try ks
     }
@@ -43,7 +46,8 @@ struct SweepCommand: ParsableCommand {
         let grid = ExitSweep.policies(kinds.map(\.name), layers: m.layerCount, thresholds: try ts, windows: try ks)
         let examples = try labeled.examples(for: m)
         let points = try ExitSweep.run(try EarlyExitRunner(model: m), examples: examples, policies: grid, batchSize: batch.batchSize,
-                                       continuous: continuous, retention: try retentionOptions.resolve(m), progress: printError)
+                                       continuous: continuous, retention: try retentionOptions.resolve(m), repeats: repeats,
+                                       progress: printError)
         if json { points.forEach { print($0.json) } } else { print(ExitSweep.table(points)) }
         guard let plot else { return }
         let metric = points.first?.f1 != nil ? "entity F1" : "accuracy"
