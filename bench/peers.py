@@ -342,6 +342,9 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2,
                     help="untimed repetitions first (batches; for mr-b32 passes, at most 1)")
     ap.add_argument("--json", action="store_true", help="print one JSON object per line")
+    ap.add_argument("--cosine-sentences", type=int, default=1024,
+                    help="MR sentences (a multiple of 32, at most 1024) over which ORT int8's mean-pooled cosine "
+                         "to fp32 is measured; 0 skips it")
     ap.add_argument("--cache", type=Path, default=offramp_home() / "bench",
                     help="where the optimized ONNX graph is kept")
     ap.add_argument("--exporter", choices=("torchscript", "dynamo"), default="torchscript")
@@ -351,6 +354,8 @@ def main() -> None:
 
     engines = [e for e in args.engines.split(",") if e]
     cases = [c for c in args.cases.split(",") if c]
+    if args.cosine_sentences < 0 or args.cosine_sentences > MR_SENTENCES or args.cosine_sentences % MR_BATCH:
+        raise SystemExit(f"--cosine-sentences {args.cosine_sentences}: a multiple of {MR_BATCH} in 0...{MR_SENTENCES}")
     for e in engines:
         if e not in ENGINES:
             raise SystemExit(f"unknown engine {e!r}; known: {', '.join(ENGINES)}")
@@ -396,8 +401,11 @@ def main() -> None:
     for e, mode in (("onnxruntime-int8", "per-tensor"), ("onnxruntime-int8-pc", "per-channel")):
         if e in engines:
             loaded[e] = OrtEngine(args.model, args.cache, args.exporter, quantize=mode)
-            cosines[e] = pooled_cosines(torch_engine, loaded[e], mr[:8])  # 256 MR sentences
-            log(f"{e}: mean-pooled cosine to fp32 over 256 MR sentences: mean {cosines[e][0]:.4f}, min {cosines[e][1]:.4f}")
+            if args.cosine_sentences > 0:
+                n = args.cosine_sentences // MR_BATCH
+                cosines[e] = pooled_cosines(torch_engine, loaded[e], mr[:n])
+                log(f"{e}: mean-pooled cosine to fp32 over {n * MR_BATCH} MR sentences: "
+                    f"mean {cosines[e][0]:.4f}, min {cosines[e][1]:.4f}")
     cpu = cpu_description()
     log(f"CPU: {cpu}")
     for e in engines:
@@ -432,6 +440,7 @@ def main() -> None:
             }
             if e in cosines:
                 row["cosine_mean"], row["cosine_min"] = round(cosines[e][0], 5), round(cosines[e][1], 5)
+                row["cosine_sentences"] = args.cosine_sentences
             rows.append(row)
             if args.json:
                 print(json.dumps(row), flush=True)

@@ -3,7 +3,7 @@
 # benchmark (`offramp bench encode --json`, if .build/release/offramp exists) and
 # prints the side-by-side table of bench/compare.py.
 #
-#   bench/run-peers.sh [peers.py options, e.g. --seconds 5 --cases b1-L16,mr-b32]
+#   bench/run-peers.sh [peers.py options, e.g. --seconds 5]
 #
 # Needs scripts/setup to have filled $OFFRAMP_HOME (default ~/.cache/offramp).
 # Creates the Python venv $OFFRAMP_HOME/venv-peers with the pinned versions below
@@ -11,7 +11,10 @@
 # torch==X to X+cpu from a local wheel dir given by PIP_FIND_LINKS; elsewhere set
 # PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu to avoid the CUDA build.
 # Results go to $BENCH_OUT (default $OFFRAMP_HOME/bench/results/<timestamp>/).
-# Extra arguments for the Swift bench: OFFRAMP_BENCH_ARGS="..." (word-split).
+# Extra arguments for the Swift bench: OFFRAMP_BENCH_ARGS="..." (word-split), e.g.
+# "--precision fp32,bf16,int8 --smooth-quant FILE --seconds 2". Cases: BENCH_CASES
+# (comma-separated, default the seven of peers.py); rounds: BENCH_ROUNDS (default 1).
+# The two sides alternate case by case, so both share each moment's conditions.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -46,23 +49,34 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "${PINS[*]}" ]; then
 fi
 
 # --- the runs ----------------------------------------------------------------------
+# Case by case, the peers and then Offramp: a machine whose speed drifts during
+# the run (other work, clocks) then shifts both sides of each ratio alike. Each
+# round repeats every case; its own table shows how far two rounds differ.
 OUT="${BENCH_OUT:-$HOME_DIR/bench/results/$(date +%Y%m%d-%H%M%S)}"
+ROUNDS="${BENCH_ROUNDS:-1}"
+CASES="${BENCH_CASES:-b1-L16,b1-L64,b1-L128,b32-L16,b32-L64,b32-L128,mr-b32}"
 mkdir -p "$OUT"
-log "peers: $PY bench/peers.py --json $*"
-"$PY" bench/peers.py --json "$@" > "$OUT/peers.jsonl"
-sources=("$OUT/peers.jsonl")
-
-if [ -x .build/release/offramp ]; then
-    log "offramp: .build/release/offramp bench encode --json ${OFFRAMP_BENCH_ARGS:-}"
-    # shellcheck disable=SC2086
-    if .build/release/offramp bench encode --json ${OFFRAMP_BENCH_ARGS:-} > "$OUT/offramp.jsonl"; then
-        sources+=("$OUT/offramp.jsonl")
-    else
-        log "the Swift bench failed; comparing the peers only"
-    fi
-else
-    log "no .build/release/offramp (swift build -c release makes it); comparing the peers only"
-fi
-
-"$PY" bench/compare.py "${sources[@]}" | tee "$OUT/compare.md"
+have_offramp=0
+if [ -x .build/release/offramp ]; then have_offramp=1
+else log "no .build/release/offramp (swift build -c release makes it); measuring the peers only"; fi
+for round in $(seq 1 "$ROUNDS"); do
+    dir="$OUT/round-$round"; mkdir -p "$dir"
+    : > "$dir/peers.jsonl"; : > "$dir/offramp.jsonl"
+    first=1
+    for case in ${CASES//,/ }; do
+        # ORT int8's cosine to fp32 once per round (it does not depend on the case).
+        cos=(); [ $first -eq 1 ] || cos=(--cosine-sentences 0)
+        log "round $round, $case: peers ($PY bench/peers.py --json --cases $case $*)"
+        "$PY" bench/peers.py --json --cases "$case" "${cos[@]}" "$@" >> "$dir/peers.jsonl"
+        if [ $have_offramp -eq 1 ]; then
+            log "round $round, $case: offramp bench encode --json --cases $case ${OFFRAMP_BENCH_ARGS:-}"
+            # shellcheck disable=SC2086
+            .build/release/offramp bench encode --json --cases "$case" ${OFFRAMP_BENCH_ARGS:-} >> "$dir/offramp.jsonl" \
+                || log "the Swift bench failed on $case"
+        fi
+        first=0
+    done
+    echo "## round $round" | tee -a "$OUT/compare.md"
+    "$PY" bench/compare.py "$dir/peers.jsonl" "$dir/offramp.jsonl" | tee -a "$OUT/compare.md"
+done
 log "results in $OUT"

@@ -77,11 +77,11 @@ struct BenchEncodeCommand: ParsableCommand {
     }
 
     /// What each precision costs in accuracy: the mean-pooled embeddings'
-    /// cosine to fp32, per sentence, over MR's first 256 sentences (the
+    /// cosine to fp32, per sentence, over the 1,024 MR sentences of mr-b32 (the
     /// comparison bench/peers.py makes for ONNX Runtime's int8).
     func printCosines(_ text: TextEncoder, precisions: [Precision], calibration: [PackedBatch]) throws {
         let url = mr.map { URL(fileURLWithPath: $0) } ?? offrampHome().appendingPathComponent("corpora/mr/movieReviewSnippets_GroundTruth.txt")
-        let sentences = try MovieReviews.load(url).prefix(256).map(\.text)
+        let sentences = try MovieReviews.load(url).prefix(1024).map(\.text)
         try text.setMaxLength(128)
         try text.encoder.prepare(precision: .fp32)
         let reference = try text.embed(sentences)
