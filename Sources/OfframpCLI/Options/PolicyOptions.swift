@@ -3,12 +3,13 @@ import Offramp
 
 // MARK: - --policy and its settings
 
-/// --policy with its setting, shared by predict and eval.
+/// --policy with its setting, shared by predict and eval (which, without
+/// --policy, reports every exit rather than the saved policy).
 struct PolicyOptions: ParsableArguments {
     @Option(help: ArgumentHelp("""
         Classification: \(ExitPolicy.names(for: .classify).joined(separator: ", ")). \
         Labeling: \(ExitPolicy.names(for: .label).joined(separator: ", ")). \
-        Default: the model's calibrated policy, else full.
+        Default: predict uses the model's calibrated policy, else full; eval reports every exit.
         """))
     var policy: ExitPolicy.Kind?
     @Option(help: "Threshold: entropy, sentee, tokee (u < T); confidence and the -confidence variants (c >= T); patience-confidence.")
