@@ -89,6 +89,20 @@ public final class SafeTensorsFile: @unchecked Sendable {
         return try body(UnsafeRawBufferPointer(rebasing: mapping[info.byteRange]))
     }
 
+    /// Copies tensor `name`'s bytes (little-endian, as stored) into `destination`,
+    /// which must hold exactly them, then releases the file's pages it read.
+    public func copyBytes(_ name: String, into destination: UnsafeMutableRawBufferPointer) throws {
+        let info = try info(name)
+        guard destination.count == info.byteRange.count else {
+            throw OfframpError("\(url.path): tensor '\(name)' has \(info.byteRange.count) bytes (\(info.dtype.rawValue), shape \(info.shape)) "
+                + "but the destination holds \(destination.count)")
+        }
+        if let base = destination.baseAddress, let from = mapping.baseAddress {
+            memcpy(base, from + info.byteRange.lowerBound, info.byteRange.count)
+        }
+        releasePages(info.byteRange)
+    }
+
     /// Tensor `name` as Floats: F32 as is, F16 and BF16 widened exactly, F64
     /// rounded to nearest.
     public func floats(_ name: String) throws -> [Float] {
