@@ -45,13 +45,14 @@ final class QuantizedEncoderWeights: @unchecked Sendable {
                             + "(the layers of one product share their input's smoothing)")
                     }
                 }
+                // One part is used as read; the parts of Q, K and V are joined (a copy of 3 H² values).
                 switch saved.precision {
                 case .int8:
-                    let q = parts.flatMap { $0.int8 }, scales = parts.flatMap { $0.scales }
+                    let q = parts.count == 1 ? parts[0].int8 : parts.flatMap { $0.int8 }, scales = parts.flatMap { $0.scales }
                     linears[group[0]] = PackedWeights(int8: q, scales: scales, outDim: rows, inDim: width, scratch: scratch,
                                                       smoothing: smoothing)
                 default:
-                    linears[group[0]] = PackedWeights(bf16: parts.flatMap { $0.bf16 }, outDim: rows, inDim: width, scratch: scratch)
+                    linears[group[0]] = PackedWeights(bf16: parts.count == 1 ? parts[0].bf16 : parts.flatMap { $0.bf16 }, outDim: rows, inDim: width, scratch: scratch)
                 }
             }
         }
