@@ -29,6 +29,16 @@ void ck_bf16_pack(uint16_t *packed, const float *w, int n, int k, int ldw) {
     }
 }
 
+void ck_bf16_pack_bits(uint16_t *packed, const uint16_t *w, int n, int k, int ldw) {
+    int kp = (k + 1) / 2 * 2, blocks = (n + 15) / 16;
+    memset(packed, 0, (size_t)blocks * 16 * kp * 2);
+    for (int c = 0; c < n; c++) {
+        const uint16_t *row = w + (size_t)c * ldw;
+        uint16_t *dst = packed + (size_t)(c / 16) * 16 * kp + (c % 16) * 2;
+        for (int p = 0; p < k; p++) dst[(p / 2) * 32 + p % 2] = row[p];
+    }
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 

@@ -17,24 +17,35 @@
 
 int ck_s8_packed_size(int n, int k) { return ((n + 15) / 16) * 16 * ((k + 3) / 4) * 4; }
 
-void ck_s8_pack(int8_t *packed, int32_t *comp, float *scales, const float *w, int n, int k, int ldw) {
-    int kp = (k + 3) / 4 * 4, blocks = (n + 15) / 16;
-    memset(packed, 0, (size_t)blocks * 16 * kp);
-    for (int c = 0; c < blocks * 16; c++) {
-        if (c >= n) { comp[c] = 0; scales[c] = 0; continue; }
+void ck_s8_quantize(int8_t *q, float *scales, const float *w, int n, int k, int ldw) {
+    for (int c = 0; c < n; c++) {
         const float *row = w + (size_t)c * ldw;
         float m = 0;
         for (int p = 0; p < k; p++) m = fmaxf(m, fabsf(row[p]));
         float scale = m > 0 ? m / 127.0f : 1.0f, inv = 1.0f / scale;
+        int8_t *dst = q + (size_t)c * k;
+        for (int p = 0; p < k; p++) {
+            float v = nearbyintf(row[p] * inv);
+            dst[p] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : (int)v);
+        }
+        scales[c] = scale;
+    }
+}
+
+void ck_s8_pack_quantized(int8_t *packed, int32_t *comp, float *packedScales, const int8_t *q, const float *scales,
+                          int n, int k, int ldq) {
+    int kp = (k + 3) / 4 * 4, blocks = (n + 15) / 16;
+    memset(packed, 0, (size_t)blocks * 16 * kp);
+    for (int c = 0; c < blocks * 16; c++) {
+        if (c >= n) { comp[c] = 0; packedScales[c] = 0; continue; }
+        const int8_t *row = q + (size_t)c * ldq;
         int32_t sum = 0;
         int8_t *dst = packed + (size_t)(c / 16) * 16 * kp + (c % 16) * 4;
         for (int p = 0; p < k; p++) {
-            float v = nearbyintf(row[p] * inv);
-            int q = v > 127 ? 127 : v < -127 ? -127 : (int)v;
-            dst[(p / 4) * 64 + p % 4] = (int8_t)q;
-            sum += q;
+            dst[(p / 4) * 64 + p % 4] = row[p];
+            sum += row[p];
         }
-        scales[c] = scale;
+        packedScales[c] = scales[c];
         comp[c] = 128 * sum;
     }
 }

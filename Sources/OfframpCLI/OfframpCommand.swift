@@ -9,6 +9,6 @@ struct OfframpCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "offramp",
         abstract: "Adaptive inference for BERT-family encoders: early exit, token exit, word-vector elimination.",
-        subcommands: [InfoCommand.self, EncodeCommand.self, TrainCommand.self, EvalCommand.self, PredictCommand.self, SweepCommand.self, CalibrateCommand.self, PowerCommand.self, ServeCommand.self, LoadTestCommand.self, PlotCommand.self, ImportCommand.self, ExportCommand.self, BenchCommand.self, DataCommand.self]
+        subcommands: [InfoCommand.self, EncodeCommand.self, TrainCommand.self, EvalCommand.self, PredictCommand.self, SweepCommand.self, CalibrateCommand.self, PowerCommand.self, QuantizeCommand.self, ServeCommand.self, LoadTestCommand.self, PlotCommand.self, ImportCommand.self, ExportCommand.self, BenchCommand.self, DataCommand.self]
     )
 }

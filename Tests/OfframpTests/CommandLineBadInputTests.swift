@@ -66,6 +66,11 @@ import Testing
         Case(["predict", "--model", "{tagger}", "--pairs", "w5\tw6"], 2, ["--pairs", "classification"]),
         Case(["predict", "--model", "{classifier}", "--precision", "fp16", "w5"], 2, ["--precision", "\"fp16\""]),
         Case(["predict", "--model", "{classifier}", "--smooth-quant", "{dev.tsv}", "w5"], 2, ["--smooth-quant", "int8"]),
+        Case(["quantize", "--model", "{pretrained}", "--precision", "int8", "--out", "{pretrained}"], 2, ["--out", "already exists"]),
+        Case(["quantize", "--model", "{pretrained}", "--precision", "fp32", "--out", "{scratch}"], 2, ["--precision", "int8 or bf16"]),
+        Case(["quantize", "--model", "{pretrained}", "--precision", "bf16", "--smooth-quant", "{dev.tsv}", "--out", "{scratch}"], 2,
+             ["--smooth-quant", "int8"]),
+        Case(["quantize", "--model", "{missing}", "--precision", "int8", "--out", "{scratch}"], 1, ["config.json"]),
     ]
 
     static func substitute(_ argument: String, scratch: URL) throws -> String {

@@ -9,4 +9,9 @@
 /// module does not define: hence this shim.
 int offramp_exchange_paths(const char *a, const char *b);
 
+/// Renames `from` to `to` only if `to` does not exist (renameat2 with
+/// RENAME_NOREPLACE): 0 on success, else -1 with errno set (EEXIST when `to`
+/// exists; EINVAL or ENOSYS where the file system cannot).
+int offramp_rename_new(const char *from, const char *to);
+
 #endif

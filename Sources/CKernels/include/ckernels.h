@@ -20,13 +20,18 @@ void ck_sgemm_nt_small(float *out, const float *inp, const float *w, int rows, i
 
 /// 1 when this CPU runs the int8 kernels (AVX-512 F, BW, VL and VNNI), else 0.
 int ck_has_avx512_vnni(void);
-/// Bytes of W (n, k) packed as int8 (ck_s8_pack).
+/// Bytes of W (n, k) packed as int8 (ck_s8_pack_quantized).
 int ck_s8_packed_size(int n, int k);
 /// Quantizes W (n, k; row stride ldw) symmetrically per output channel:
-/// scales[c] = max|W[c,:]| / 127, q = round(W / scale) in [-127, 127], packed;
-/// comp[c] = 128 · Σ_k q[c,k] (the u8 offset's share). comp and scales hold
-/// n rounded up to 16 entries (zero past n). Plain C: runs anywhere.
-void ck_s8_pack(int8_t *packed, int32_t *comp, float *scales, const float *w, int n, int k, int ldw);
+/// scales[c] = max|W[c,:]| / 127 (1 for a zero row), q[c,p] = round(W / scale)
+/// in [-127, 127], q row-major (n, k). Plain C: runs anywhere.
+void ck_s8_quantize(int8_t *q, float *scales, const float *w, int n, int k, int ldw);
+/// Packs already-quantized q (n, k; row stride ldq) with its scales (n):
+/// packedScales[c] = scales[c] and comp[c] = 128 · Σ_k q[c,k] (the u8
+/// offset's share); comp and packedScales hold n rounded up to 16 entries
+/// (zero past n). ck_s8_quantize then this packs a float W. Plain C.
+void ck_s8_pack_quantized(int8_t *packed, int32_t *comp, float *packedScales, const int8_t *q, const float *scales,
+                          int n, int k, int ldq);
 /// Quantizes each row of y = x · diag(factor) (x: rows, k; stride ldx; no
 /// factor: y = x) symmetrically: scales[r] = max|y[r,:]| / 127, q[r,p] =
 /// round(y / scale) + 128 as u8 (stride ldq >= k rounded up to 4; the padding
@@ -54,6 +59,8 @@ int ck_bf16_packed_size(int n, int k);
 uint16_t ck_bf16_round(float x);
 /// Rounds W (n, k; row stride ldw) to bf16 and packs it. Plain C: runs anywhere.
 void ck_bf16_pack(uint16_t *packed, const float *w, int n, int k, int ldw);
+/// Packs W already in bf16 (n, k; row stride ldw), as ck_bf16_pack packs its rounding. Plain C.
+void ck_bf16_pack_bits(uint16_t *packed, const uint16_t *w, int n, int k, int ldw);
 /// Rounds each row of x (rows, k; stride ldx) to bf16 into q (stride ldq >= k
 /// rounded up to 2; the padding is 0). Needs ck_has_avx512_bf16().
 void ck_bf16_convert_rows(uint16_t *q, int ldq, const float *x, int ldx, int rows, int k);

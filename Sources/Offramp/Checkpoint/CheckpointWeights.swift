@@ -81,4 +81,13 @@ public final class CheckpointWeights: @unchecked Sendable {
         guard let file = fileOf[name] else { throw OfframpError("\(path): no tensor \(name)") }
         try file.readFloats(name, into: destination)
     }
+
+    /// Tensor `name`'s stored bytes into `destination` (`SafeTensorsFile.copyBytes`).
+    public func copyBytes(_ name: String, into destination: UnsafeMutableRawBufferPointer) throws {
+        guard let file = fileOf[name] else { throw OfframpError("\(path): no tensor \(name)") }
+        try file.copyBytes(name, into: destination)
+    }
+
+    /// The file that holds tensor `name` (for its integer and raw readers).
+    public func file(of name: String) -> SafeTensorsFile? { fileOf[name] }
 }

@@ -89,6 +89,30 @@ public final class SafeTensorsFile: @unchecked Sendable {
         return try body(UnsafeRawBufferPointer(rebasing: mapping[info.byteRange]))
     }
 
+    /// Copies tensor `name`'s bytes (little-endian, as stored) into `destination`,
+    /// which must hold exactly them, then releases the file's pages it read.
+    public func copyBytes(_ name: String, into destination: UnsafeMutableRawBufferPointer) throws {
+        let info = try info(name)
+        guard destination.count == info.byteRange.count else {
+            throw OfframpError("\(url.path): tensor '\(name)' has \(info.byteRange.count) bytes (\(info.dtype.rawValue), shape \(info.shape)) "
+                + "but the destination holds \(destination.count)")
+        }
+        copyReleasing(info.byteRange, to: destination)
+    }
+
+    /// Copies the file's bytes `range` to `destination` in 4 MB pieces, each
+    /// released once copied, so a large tensor (a 47 MB embedding table)
+    /// never sits in memory twice.
+    private func copyReleasing(_ range: Range<Int>, to destination: UnsafeMutableRawBufferPointer) {
+        guard let base = destination.baseAddress, let from = mapping.baseAddress else { return }
+        let piece = 1 << 22
+        for offset in stride(from: 0, to: range.count, by: piece) {
+            let n = min(piece, range.count - offset)
+            memcpy(base + offset, from + range.lowerBound + offset, n)
+            releasePages(range.lowerBound + offset ..< range.lowerBound + offset + n)
+        }
+    }
+
     /// Tensor `name` as Floats: F32 as is, F16 and BF16 widened exactly, F64
     /// rounded to nearest.
     public func floats(_ name: String) throws -> [Float] {
@@ -124,16 +148,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
         switch info.dtype {
         case .f32:
             #if _endian(little)
-            // In 4 MB pieces, each released once copied, so a large tensor
-            // (a 47 MB embedding table) never sits in memory twice.
-            if let base = destination.baseAddress, let from = source.baseAddress {
-                let piece = 1 << 22
-                for offset in stride(from: 0, to: source.count, by: piece) {
-                    let n = min(piece, source.count - offset)
-                    memcpy(UnsafeMutableRawPointer(base) + offset, from + offset, n)
-                    releasePages(info.byteRange.lowerBound + offset ..< info.byteRange.lowerBound + offset + n)
-                }
-            }
+            copyReleasing(info.byteRange, to: UnsafeMutableRawBufferPointer(destination))
             #else
             for i in 0..<destination.count {
                 destination[i] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))

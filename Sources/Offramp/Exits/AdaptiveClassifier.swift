@@ -40,7 +40,7 @@ public final class AdaptiveClassifier: @unchecked Sendable {
     }
 
     /// Loads a multi-exit checkpoint directory (made by `offramp train`).
-    public static func load(directory: URL, precision: Precision = .fp32) throws -> AdaptiveClassifier {
+    public static func load(directory: URL, precision: Precision? = nil) throws -> AdaptiveClassifier {
         try AdaptiveClassifier(model: try MultiExitModel.load(directory: directory, precision: precision))
     }
 

@@ -40,7 +40,7 @@ public final class AdaptiveTagger: @unchecked Sendable {
         defaultPolicy = try model.calibratedPolicy()
     }
 
-    public static func load(directory: URL, precision: Precision = .fp32) throws -> AdaptiveTagger {
+    public static func load(directory: URL, precision: Precision? = nil) throws -> AdaptiveTagger {
         try AdaptiveTagger(model: try MultiExitModel.load(directory: directory, precision: precision))
     }
 

@@ -20,6 +20,7 @@ extension MultiExitModel {
     /// sequences, and a final exit after the last layer. HF runs the whole
     /// model: no early exit, no PoWER-BERT elimination.
     public func exportHuggingFace(to out: URL) throws {
+        try requireFP32Weights("export hf")
         guard settings.head == .linear else {
             throw OfframpError("export hf: this model's exits are FastBERT heads, which HF's classifiers cannot compute (linear heads can)")
         }

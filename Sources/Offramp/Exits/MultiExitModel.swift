@@ -50,13 +50,13 @@ public final class MultiExitModel: @unchecked Sendable {
     }
 
     init(directory: URL, config: BertConfig, settings: ExitSettings, store: ParameterStore, hasPooler: Bool,
-         tokenizer: any TextTokenizer) throws {
+         tokenizer: any TextTokenizer, stored: QuantizedEncoderWeights? = nil) throws {
         self.directory = directory
         self.config = config
         self.settings = settings
         self.store = store
         self.tokenizer = tokenizer
-        encoder = try BertEncoder(config: config, parameters: store, hasPooler: hasPooler)
+        encoder = try BertEncoder(config: config, parameters: store, hasPooler: hasPooler, stored: stored)
         heads = settings.exits.map { ExitHead(store: store, settings: settings, hidden: config.hiddenSize, layer: $0) }
     }
 
@@ -65,8 +65,10 @@ public final class MultiExitModel: @unchecked Sendable {
     /// Loads a multi-exit checkpoint (a config.json with an "offramp" section),
     /// or a HF `BertForSequenceClassification` / `BertForTokenClassification`
     /// as a model with one exit, its fine-tuned head (`HuggingFaceHead`).
-    /// `precision`: the encoder layers' products (the heads stay fp32).
-    public static func load(directory: URL, precision: Precision = .fp32) throws -> MultiExitModel {
+    /// `precision`: the encoder layers' products (the heads stay fp32); nil:
+    /// the precision a quantized checkpoint was saved in, else fp32. A
+    /// quantized checkpoint (`offramp quantize`) loads without fp32 layer weights.
+    public static func load(directory: URL, precision: Precision? = nil) throws -> MultiExitModel {
         let configURL = directory.appendingPathComponent("config.json")
         let config = try BertConfig.load(from: configURL)
         let saved = try ExitSettings.read(from: config, file: configURL.path)
@@ -76,7 +78,7 @@ public final class MultiExitModel: @unchecked Sendable {
                 + "BertForSequenceClassification or BertForTokenClassification); train one with `offramp train`")
         }
         let file = try CheckpointWeights.open(directory: directory)
-        let store = ParameterStore(specs: specs(config, settings))
+        let (store, stored) = try BertEncoder.store(specs: specs(config, settings), config: config, weights: file, file: configURL.path)
         // A HF classifier, or an exported directory (`exportHuggingFace`): the final exit under HF's
         // names (tried first, used only where the file has them), the other exits beside.
         let exitsURL = directory.appendingPathComponent(exportedExitsFile)
@@ -88,8 +90,9 @@ public final class MultiExitModel: @unchecked Sendable {
             try store.load(from: try SafeTensorsFile(url: exitsURL), optional: Set(store.entries.map(\.name)).subtracting(besides))
         }
         let model = try MultiExitModel(directory: directory, config: config, settings: settings, store: store,
-                                       hasPooler: !missing.contains("pooler.dense.weight"), tokenizer: try Tokenizers.load(directory: directory))
-        try model.encoder.prepare(precision: precision)
+                                       hasPooler: !missing.contains("pooler.dense.weight"), tokenizer: try Tokenizers.load(directory: directory),
+                                       stored: stored)
+        try model.encoder.prepare(precision: precision ?? model.encoder.precision)
         return model
     }
 
@@ -100,6 +103,9 @@ public final class MultiExitModel: @unchecked Sendable {
     public static func create(pretrained directory: URL, settings: ExitSettings, seed: UInt64) throws -> MultiExitModel {
         let configURL = directory.appendingPathComponent("config.json")
         var config = try BertConfig.load(from: configURL)
+        if let saved = try SavedQuantization.read(from: config, file: configURL.path) {
+            throw saved.needsFP32("training", path: directory.path)
+        }
         try settings.validate(layers: config.numHiddenLayers, file: "settings")
         try settings.write(into: &config)
         let file = try CheckpointWeights.open(directory: directory)
@@ -137,6 +143,12 @@ public final class MultiExitModel: @unchecked Sendable {
 
     // MARK: Saving
 
+    /// An error when the model was loaded from a quantized checkpoint, whose
+    /// layers hold no fp32 weights: what saving, export and training need.
+    public func requireFP32Weights(_ what: String) throws {
+        if let saved = encoder.savedQuantization { throw saved.needsFP32(what, path: directory.path) }
+    }
+
     /// The tokenizer files copied along with a checkpoint.
     static let tokenizerFiles = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
 
@@ -146,6 +158,7 @@ public final class MultiExitModel: @unchecked Sendable {
     /// bytes) are written alongside (the trainer's state); `step`, the
     /// training steps taken, goes into model.safetensors' metadata.
     public func save(to out: URL, trainingMode: String? = nil, step: Int? = nil, extraFiles: [(String, Data)] = []) throws {
+        try requireFP32Weights("saving the whole model")
         try replaceDirectoryAtomically(out) { tmp in
             let fm = FileManager.default
             var writer = SafeTensorsWriter()

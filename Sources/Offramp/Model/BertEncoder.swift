@@ -31,8 +31,10 @@ public struct EncoderOutput: @unchecked Sendable {
 public final class BertEncoder: @unchecked Sendable {
     public let config: BertConfig
     public let parameters: ParameterStore
-    public let embeddings: BertEmbeddings
+    public private(set) var embeddings: BertEmbeddings
     public private(set) var layers: [BertLayer]
+    /// A quantized checkpoint's packed weights (then `precision` is fixed at theirs).
+    let stored: QuantizedEncoderWeights?
     /// The precision the layers' products run in (`prepare(precision:)`).
     public private(set) var precision: Precision = .fp32
     /// Whether the int8 weights carry SmoothQuant's smoothing.
@@ -51,13 +53,37 @@ public final class BertEncoder: @unchecked Sendable {
         return specs
     }
 
-    init(config: BertConfig, parameters: ParameterStore, hasPooler: Bool) throws {
+    /// `stored`: the packed weights of a quantized checkpoint, which `parameters`
+    /// declares stored elsewhere; the encoder then runs in their precision only.
+    init(config: BertConfig, parameters: ParameterStore, hasPooler: Bool, stored: QuantizedEncoderWeights? = nil) throws {
         self.config = config
         self.parameters = parameters
         self.hasPooler = hasPooler
-        embeddings = BertEmbeddings(parameters, config: config)
-        layers = try (0..<config.numHiddenLayers).map { try BertLayer(parameters, config: config, layer: $0) }
+        self.stored = stored
+        embeddings = BertEmbeddings(parameters, config: config, wordTable: stored?.wordTable)
+        let packing = stored.map { WeightPacking(precision: $0.saved.precision, scratch: $0.scratch, stored: $0) }
+        layers = try (0..<config.numHiddenLayers).map { try BertLayer(parameters, config: config, layer: $0, packing: packing) }
+        precision = stored?.saved.precision ?? .fp32
+        smoothed = stored?.saved.smoothing ?? false
         Threads.configure()
+    }
+
+    /// The parameter store of `specs` for a checkpoint with `config`: with an
+    /// `offramp_quantization` block (`file` names it), the encoder's quantized
+    /// weights are read packed from `weights` and get no fp32 storage.
+    static func store(specs: [(name: String, shape: [Int])], config: BertConfig, weights: CheckpointWeights,
+                      file: String) throws -> (ParameterStore, QuantizedEncoderWeights?) {
+        guard let saved = try SavedQuantization.read(from: config, file: file) else { return (ParameterStore(specs: specs), nil) }
+        guard saved.precision.isAvailable else {
+            let needs = saved.precision == .int8 ? "AVX512-VNNI" : "AVX512-BF16"
+            throw OfframpError("\(file): the model is saved in \(saved.precision), whose kernels need \(needs), which this CPU lacks "
+                + "(a quantized checkpoint holds no fp32 weights to fall back on; use the fp32 model)")
+        }
+        if config.hiddenSize % 16 != 0 {
+            throw OfframpError("\(file): precision \(saved.precision) needs hidden_size to be a multiple of 16 (it is \(config.hiddenSize))")
+        }
+        let stored = try QuantizedEncoderWeights(weights, config: config, saved: saved)
+        return (ParameterStore(specs: specs, elsewhere: QuantizedEncoderWeights.quantizedNames(config)), stored)
     }
 
     /// Random weights (normal, std = initializer_range; LayerNorm 1 and 0), as
@@ -85,18 +111,19 @@ public final class BertEncoder: @unchecked Sendable {
         let configURL = directory.appendingPathComponent("config.json")
         let config = try BertConfig.load(from: configURL)
         try config.validate(file: configURL.path)
-        return try load(config: config, weights: CheckpointWeights.open(directory: directory))
+        return try load(config: config, weights: CheckpointWeights.open(directory: directory), file: configURL.path)
     }
 
     public static func load(config: BertConfig, weights file: SafeTensorsFile) throws -> BertEncoder {
         try load(config: config, weights: CheckpointWeights(file))
     }
 
-    /// The encoder of `config` with the weights of a checkpoint (one file or its shards).
-    public static func load(config: BertConfig, weights file: CheckpointWeights) throws -> BertEncoder {
-        let store = ParameterStore(specs: parameterSpecs(config))
+    /// The encoder of `config` with the weights of a checkpoint (one file or its
+    /// shards), quantized ones as saved (`file`: the config's name in messages).
+    public static func load(config: BertConfig, weights file: CheckpointWeights, file configFile: String = "config.json") throws -> BertEncoder {
+        let (store, stored) = try store(specs: parameterSpecs(config), config: config, weights: file, file: configFile)
         let missing = try store.load(from: file, optional: ["pooler.dense.weight", "pooler.dense.bias"])
-        return try BertEncoder(config: config, parameters: store, hasPooler: missing.isEmpty)
+        return try BertEncoder(config: config, parameters: store, hasPooler: missing.isEmpty, stored: stored)
     }
 
     // MARK: Precision
@@ -113,10 +140,25 @@ public final class BertEncoder: @unchecked Sendable {
     /// (docs/methods.md#smoothquant): they run in fp32 first, recording each
     /// layer input's per-channel range, and the weights are quantized with
     /// those ranges moved into them (strength `alpha`).
+    ///
+    /// A quantized checkpoint runs in its saved precision only: asking for
+    /// it changes nothing, anything else is an error. `evenWithoutKernels`:
+    /// pack in `requested` on a CPU without its kernels too (to save the
+    /// weights, `writeQuantized`; products would then fault).
     @discardableResult
     public func prepare(precision requested: Precision, smoothQuantOn calibration: [PackedBatch] = [],
-                        alpha: Float = 0.5) throws -> Precision {
-        let p = requested.effective
+                        alpha: Float = 0.5, evenWithoutKernels: Bool = false) throws -> Precision {
+        if let saved = stored?.saved {
+            guard requested == saved.precision else {
+                throw OfframpError("the model is saved quantized in \(saved.precision) and holds no fp32 weights: it runs in "
+                    + "\(saved.precision) only, not \(requested)")
+            }
+            guard calibration.isEmpty else {
+                throw OfframpError("the model is saved quantized\(saved.smoothing ? " with SmoothQuant" : ""); smoothing is chosen when quantizing, not at load")
+            }
+            return saved.precision
+        }
+        let p = evenWithoutKernels ? requested : requested.effective
         let smooth = p == .int8 && !calibration.isEmpty
         if p == precision && !smooth && !smoothed { return p }
         if p != .fp32 && config.hiddenSize % 16 != 0 {
@@ -127,12 +169,18 @@ public final class BertEncoder: @unchecked Sendable {
         var packing = p == .fp32 ? nil : WeightPacking(precision: p, scratch: PrecisionScratch())
         if smooth {
             let ranges = ChannelRanges()
+            embeddings.wordTable = nil  // calibration runs the fp32 model
             try rebuildLayers(WeightPacking(precision: .fp32, scratch: PrecisionScratch(), recording: ranges), .fp32)
             for batch in calibration { _ = try self(batch) }
             packing?.smoothing = (ranges, alpha)
         }
         try rebuildLayers(packing, p)
         smoothed = smooth
+        // The word table in the same precision (an int8 scale per row), so
+        // a quantized checkpoint of this model computes exactly what it does.
+        embeddings.wordTable = p == .fp32 ? nil
+            : QuantizedTable(quantizing: parameters[BertEmbeddings.wordTableName + ".weight"], rows: config.vocabSize,
+                             width: config.hiddenSize, precision: p)
         return p
     }
 
@@ -141,8 +189,12 @@ public final class BertEncoder: @unchecked Sendable {
         precision = p
     }
 
-    /// Bytes of the layers' int8 or bf16 weights (0 in fp32); they sit beside the fp32 parameters.
-    public var packedWeightBytes: Int { layers.reduce(0) { $0 + $1.packedWeightBytes } }
+    /// Bytes of the layers' int8 or bf16 weights and word table (0 in fp32);
+    /// they sit beside the fp32 parameters, unless the checkpoint was saved quantized.
+    public var packedWeightBytes: Int { layers.reduce(embeddings.wordTable?.byteCount ?? 0) { $0 + $1.packedWeightBytes } }
+
+    /// Bytes of every weight held: the fp32 parameters and the packed ones.
+    public var residentWeightBytes: Int { 4 * parameters.storage.count + packedWeightBytes }
 
     // MARK: Forward
 

@@ -26,6 +26,19 @@ public struct BertLayer: @unchecked Sendable {
         ]
     }
 
+    /// The layer's linear layers (names without `.weight`), each group one
+    /// matrix product in this order: query, key and value are one (3H, H) product.
+    static func linearGroups(layer l: Int) -> [[String]] {
+        let p = "encoder.layer.\(l)."
+        return [["query", "key", "value"].map { p + "attention.self." + $0 }, [p + "attention.output.dense"],
+                [p + "intermediate.dense"], [p + "output.dense"]]
+    }
+
+    /// The packed weights of the groups of `linearGroups`, in order (nil in fp32).
+    var packedGroups: [PackedWeights?] {
+        [attention.qkv, attentionOutput.dense, feedForward.intermediate, feedForward.output.dense].map(\.packed)
+    }
+
     /// `packing`: the layer's products in int8 or bf16 (inference only).
     init(_ p: ParameterStore, config c: BertConfig, layer l: Int, packing: WeightPacking? = nil) throws {
         let n = "encoder.layer.\(l)."
@@ -39,8 +52,7 @@ public struct BertLayer: @unchecked Sendable {
 
     /// Bytes of the layer's int8 or bf16 weights (0 in fp32).
     var packedWeightBytes: Int {
-        [attention.qkv, attentionOutput.dense, feedForward.intermediate, feedForward.output.dense]
-            .reduce(0) { $0 + ($1.packed?.byteCount ?? 0) }
+        packedGroups.reduce(0) { $0 + ($1?.byteCount ?? 0) }
     }
 
     /// One layer step on the active set, in place: x (T, H) holds the packed

@@ -15,25 +15,37 @@ public final class ParameterStore: @unchecked Sendable {
     public let entries: [Entry]
     public let storage: FloatBuffer
     private let index: [String: Int]
+    /// Parameters of the model that have no fp32 storage here: a quantized
+    /// checkpoint's int8 or bf16 weights, which the layers hold packed
+    /// (`offset` is 0 and means nothing). Neither counted nor loaded.
+    public let storedElsewhere: [Entry]
 
     /// Lays out `specs` in order, one after the other. Parameters that a kernel
     /// reads as one matrix (query, key and value weights) are therefore
-    /// adjacent when listed adjacently.
-    public init(specs: [(name: String, shape: [Int])]) {
+    /// adjacent when listed adjacently. Names in `elsewhere` get no storage
+    /// (`storedElsewhere`); asking for their pointer is then a programming error.
+    public init(specs: [(name: String, shape: [Int])], elsewhere: Set<String> = []) {
         var entries: [Entry] = []
         var offset = 0
         var index: [String: Int] = [:]
+        var outside: [Entry] = []
         for (name, shape) in specs {
-            precondition(index[name] == nil, "duplicate parameter \(name)")
+            precondition(index[name] == nil && !outside.contains { $0.name == name }, "duplicate parameter \(name)")
+            if elsewhere.contains(name) {
+                outside.append(Entry(name: name, shape: shape, offset: 0))
+                continue
+            }
             index[name] = entries.count
             entries.append(Entry(name: name, shape: shape, offset: offset))
             // No padding between entries: adjacency must survive any hidden
             // size (kernels use unaligned loads, so alignment buys nothing).
             offset += shape.reduce(1, *)
         }
+        precondition(outside.count == elsewhere.count, "a parameter stored elsewhere is not in the specs")
         self.entries = entries
         self.index = index
         self.storage = FloatBuffer(count: offset)
+        storedElsewhere = outside
     }
 
     public var totalCount: Int { entries.reduce(0) { $0 + $1.count } }
@@ -43,7 +55,14 @@ public final class ParameterStore: @unchecked Sendable {
     /// The parameter's storage. Names are fixed by the model's own layout, so
     /// an unknown name is a programming error.
     public subscript(name: String) -> UnsafeMutablePointer<Float> {
-        guard let i = index[name] else { preconditionFailure("no parameter named \(name)") }
-        return storage.pointer + entries[i].offset
+        guard let p = pointer(name) else { preconditionFailure("parameter \(name) is stored elsewhere (quantized)") }
+        return p
+    }
+
+    /// The parameter's storage, or nil when it is stored elsewhere.
+    public func pointer(_ name: String) -> UnsafeMutablePointer<Float>? {
+        if let i = index[name] { return storage.pointer + entries[i].offset }
+        guard storedElsewhere.contains(where: { $0.name == name }) else { preconditionFailure("no parameter named \(name)") }
+        return nil
     }
 }

@@ -22,10 +22,10 @@ public final class TextEncoder: @unchecked Sendable {
     /// when present, WordPiece or Unigram, else vocab.txt). The maximum length is
     /// sentence-transformers' max_seq_length when the directory has one, else
     /// the model's max_position_embeddings. `precision`: the layers' products
-    /// (`BertEncoder.prepare(precision:)`).
-    public static func load(directory: URL, precision: Precision = .fp32) throws -> TextEncoder {
+    /// (`BertEncoder.prepare(precision:)`); nil: a quantized checkpoint's saved one, else fp32.
+    public static func load(directory: URL, precision: Precision? = nil) throws -> TextEncoder {
         let encoder = try BertEncoder.load(directory: directory)
-        try encoder.prepare(precision: precision)
+        try encoder.prepare(precision: precision ?? encoder.precision)
         let tokenizer = try Tokenizers.load(directory: directory)
         var maxLength = encoder.config.maxPositionEmbeddings
         let st = directory.appendingPathComponent("sentence_bert_config.json")

@@ -35,17 +35,7 @@ public func writeAtomically(_ data: Data, to url: URL) throws {
 public func replaceDirectoryAtomically(_ out: URL, build: (URL) throws -> Void) throws {
     let fm = FileManager.default
     let parent = out.deletingLastPathComponent()
-    try fm.createDirectory(at: parent, withIntermediateDirectories: true)
-    removeAbandonedSiblings(of: out)
-    let tmp = parent.appendingPathComponent(".\(out.lastPathComponent).tmp-\(getpid())")
-    try? fm.removeItem(at: tmp)
-    try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
-    do {
-        try build(tmp)
-    } catch {
-        try? fm.removeItem(at: tmp)
-        throw error
-    }
+    let tmp = try temporarySibling(of: out, build: build)
     guard fm.fileExists(atPath: out.path) else {
         guard rename(tmp.path, out.path) == 0 else { throw OfframpError("\(out.path): cannot move the new directory into place: \(String(cString: strerror(errno)))") }
         return
@@ -65,6 +55,42 @@ public func replaceDirectoryAtomically(_ out: URL, build: (URL) throws -> Void) 
     try fm.moveItem(at: out, to: old)
     try fm.moveItem(at: tmp, to: out)
     try? fm.removeItem(at: old)
+}
+
+/// Creates the directory `out`, which must not exist, whole: `build` fills a
+/// temporary sibling directory, which is then renamed to `out` in one step
+/// that fails rather than replace a directory that appeared meanwhile. A
+/// failure removes the temporary directory and leaves no `out`.
+public func writeNewDirectory(_ out: URL, build: (URL) throws -> Void) throws {
+    let fm = FileManager.default
+    guard !fm.fileExists(atPath: out.path) else { throw OfframpError("\(out.path) already exists (it is not replaced)") }
+    let tmp = try temporarySibling(of: out, build: build)
+    if offramp_rename_new(tmp.path, out.path) == 0 { return }
+    var code = errno
+    if code == EINVAL || code == ENOSYS {  // no RENAME_NOREPLACE here: check, then rename
+        if fm.fileExists(atPath: out.path) { code = EEXIST } else if rename(tmp.path, out.path) == 0 { return } else { code = errno }
+    }
+    try? fm.removeItem(at: tmp)
+    if code == EEXIST { throw OfframpError("\(out.path) already exists (it is not replaced)") }
+    throw OfframpError("\(out.path): cannot move the new directory into place: \(String(cString: strerror(code)))")
+}
+
+/// `.NAME.tmp-PID` beside `out`, filled by `build` (removed again when it fails).
+private func temporarySibling(of out: URL, build: (URL) throws -> Void) throws -> URL {
+    let fm = FileManager.default
+    let parent = out.deletingLastPathComponent()
+    try fm.createDirectory(at: parent, withIntermediateDirectories: true)
+    removeAbandonedSiblings(of: out)
+    let tmp = parent.appendingPathComponent(".\(out.lastPathComponent).tmp-\(getpid())")
+    try? fm.removeItem(at: tmp)
+    try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
+    do {
+        try build(tmp)
+    } catch {
+        try? fm.removeItem(at: tmp)
+        throw error
+    }
+    return tmp
 }
 
 /// Removes `.NAME.tmp-PID` and `.NAME.old-PID` beside `out` whose process

@@ -46,7 +46,9 @@ public final class PackedWeights: @unchecked Sendable {
     /// int8: 128 · Σ_k q[c,k] per column, and the per-channel scales.
     let compensation: UnsafeMutablePointer<Int32>?
     public let channelScales: UnsafeMutablePointer<Float>?
-    /// int8 with SmoothQuant: 1/s_j per input channel, applied as the input is quantized.
+    /// int8 with SmoothQuant: s_j per input channel (W·diag(s) is what is
+    /// quantized), and 1/s_j, applied as the input is quantized.
+    public let smoothing: [Float]?
     let inverseSmoothing: UnsafeMutablePointer<Float>?
     let scratch: PrecisionScratch
     /// Bytes of the packed weights (and int8's per-column tables).
@@ -55,39 +57,95 @@ public final class PackedWeights: @unchecked Sendable {
     /// Quantizes (int8) or rounds (bf16) W (outDim, inDim; row stride `ldWeight`).
     /// `smoothing` (int8 only): SmoothQuant's s_j per input channel; W·diag(s)
     /// is quantized, and each input is divided by s on the fly.
-    public init(_ weight: UnsafePointer<Float>, outDim: Int, inDim: Int, ldWeight: Int? = nil, precision: Precision,
-                scratch: PrecisionScratch, smoothing: [Float]? = nil) {
+    public convenience init(_ weight: UnsafePointer<Float>, outDim: Int, inDim: Int, ldWeight: Int? = nil, precision: Precision,
+                            scratch: PrecisionScratch, smoothing: [Float]? = nil) {
         precondition(precision != .fp32, "fp32 weights are not packed")
         precondition(smoothing == nil || (precision == .int8 && smoothing!.count == inDim), "smoothing: int8, one per input")
-        self.precision = precision; self.outDim = outDim; self.inDim = inDim; self.scratch = scratch
-        let ld = Int32(ldWeight ?? inDim), columns = (outDim + 15) / 16 * 16
+        let ld = ldWeight ?? inDim
         switch precision {
         case .int8:
+            var q = [Int8](repeating: 0, count: outDim * inDim), scales = [Float](repeating: 0, count: outDim)
+            if let s = smoothing {
+                let scaled = (0..<outDim).flatMap { c in (0..<inDim).map { j in weight[c * ld + j] * s[j] } }
+                ck_s8_quantize(&q, &scales, scaled, Int32(outDim), Int32(inDim), Int32(inDim))
+            } else {
+                ck_s8_quantize(&q, &scales, weight, Int32(outDim), Int32(inDim), Int32(ld))
+            }
+            self.init(int8: q, scales: scales, outDim: outDim, inDim: inDim, scratch: scratch, smoothing: smoothing)
+        default:
+            self.init(precision: .bf16, outDim: outDim, inDim: inDim, scratch: scratch, smoothing: nil)
+            ck_bf16_pack(packed.assumingMemoryBound(to: UInt16.self), weight, Int32(outDim), Int32(inDim), Int32(ld))
+        }
+    }
+
+    /// W already quantized: q (outDim, inDim) row-major and its per-channel
+    /// scales, as `ck_s8_quantize` gives them (of W·diag(smoothing) when
+    /// SmoothQuant's s_j is given). Packs exactly what quantizing at load packs.
+    public convenience init(int8 q: UnsafePointer<Int8>, scales: UnsafePointer<Float>, outDim: Int, inDim: Int,
+                            scratch: PrecisionScratch, smoothing: [Float]? = nil) {
+        precondition(smoothing == nil || smoothing!.count == inDim, "smoothing: one per input")
+        self.init(precision: .int8, outDim: outDim, inDim: inDim, scratch: scratch, smoothing: smoothing)
+        ck_s8_pack_quantized(packed.assumingMemoryBound(to: Int8.self), compensation, channelScales, q, scales,
+                             Int32(outDim), Int32(inDim), Int32(inDim))
+    }
+
+    /// W already in bf16: its bits (outDim, inDim) row-major.
+    public convenience init(bf16 bits: UnsafePointer<UInt16>, outDim: Int, inDim: Int, scratch: PrecisionScratch) {
+        self.init(precision: .bf16, outDim: outDim, inDim: inDim, scratch: scratch, smoothing: nil)
+        ck_bf16_pack_bits(packed.assumingMemoryBound(to: UInt16.self), bits, Int32(outDim), Int32(inDim), Int32(inDim))
+    }
+
+    /// Allocates the buffers; the convenience initializers fill them.
+    private init(precision: Precision, outDim: Int, inDim: Int, scratch: PrecisionScratch, smoothing: [Float]?) {
+        self.precision = precision; self.outDim = outDim; self.inDim = inDim; self.scratch = scratch
+        self.smoothing = smoothing
+        let columns = (outDim + 15) / 16 * 16
+        if precision == .int8 {
             paddedInDim = (inDim + 3) / 4 * 4
             let size = Int(ck_s8_packed_size(Int32(outDim), Int32(inDim)))
             packed = .allocate(byteCount: size, alignment: 64)
-            let comp = UnsafeMutablePointer<Int32>.allocate(capacity: columns)
-            let scales = UnsafeMutablePointer<Float>.allocate(capacity: columns)
+            compensation = .allocate(capacity: columns)
+            channelScales = .allocate(capacity: columns)
             if let s = smoothing {
-                let scaled = (0..<outDim).flatMap { c in (0..<inDim).map { j in weight[c * Int(ld) + j] * s[j] } }
-                ck_s8_pack(packed.assumingMemoryBound(to: Int8.self), comp, scales, scaled, Int32(outDim), Int32(inDim), Int32(inDim))
                 let inv = UnsafeMutablePointer<Float>.allocate(capacity: inDim)
                 for j in 0..<inDim { inv[j] = 1 / s[j] }
                 inverseSmoothing = inv
             } else {
-                ck_s8_pack(packed.assumingMemoryBound(to: Int8.self), comp, scales, weight, Int32(outDim), Int32(inDim), ld)
                 inverseSmoothing = nil
             }
-            compensation = comp; channelScales = scales
-            byteCount = size + 8 * columns + (smoothing == nil ? 0 : 4 * inDim)
-        default:
+            byteCount = size + 8 * columns + (smoothing == nil ? 0 : 8 * inDim)
+        } else {
             paddedInDim = (inDim + 1) / 2 * 2
             let count = Int(ck_bf16_packed_size(Int32(outDim), Int32(inDim)))
             packed = .allocate(byteCount: 2 * count, alignment: 64)
-            ck_bf16_pack(packed.assumingMemoryBound(to: UInt16.self), weight, Int32(outDim), Int32(inDim), ld)
             compensation = nil; channelScales = nil; inverseSmoothing = nil
             byteCount = 2 * count
         }
+    }
+
+    /// int8: rows `rows` of q (row-major) and their scales, as packed (what a
+    /// quantized checkpoint stores).
+    public func int8Rows(_ rows: Range<Int>) -> (values: [Int8], scales: [Float]) {
+        precondition(precision == .int8 && rows.upperBound <= outDim)
+        let kp = paddedInDim, p = packed.assumingMemoryBound(to: Int8.self)
+        var values = [Int8](repeating: 0, count: rows.count * inDim)
+        for (i, c) in rows.enumerated() {
+            let src = p + (c / 16) * 16 * kp + (c % 16) * 4
+            for j in 0..<inDim { values[i * inDim + j] = src[(j / 4) * 64 + j % 4] }
+        }
+        return (values, rows.map { channelScales![$0] })
+    }
+
+    /// bf16: rows `rows` of W's bits (row-major), as packed.
+    public func bf16Rows(_ rows: Range<Int>) -> [UInt16] {
+        precondition(precision == .bf16 && rows.upperBound <= outDim)
+        let kp = paddedInDim, p = packed.assumingMemoryBound(to: UInt16.self)
+        var bits = [UInt16](repeating: 0, count: rows.count * inDim)
+        for (i, c) in rows.enumerated() {
+            let src = p + (c / 16) * 16 * kp + (c % 16) * 2
+            for j in 0..<inDim { bits[i * inDim + j] = src[(j / 2) * 32 + j % 2] }
+        }
+        return bits
     }
 
     deinit { packed.deallocate(); compensation?.deallocate(); channelScales?.deallocate(); inverseSmoothing?.deallocate() }

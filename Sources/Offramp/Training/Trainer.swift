@@ -312,6 +312,7 @@ public final class Trainer: @unchecked Sendable {
     public func run(train: [EncodedExample], dev: [EncodedExample], out: URL, resume: Bool = false,
                     log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws {
         guard !train.isEmpty else { throw OfframpError("no training examples") }
+        try model.requireFP32Weights("training")
         try options.validate()
         if options.wordVectors != nil {
             guard model.settings.task == .classify else { throw OfframpError("PoWER-BERT eliminates word-vectors of classification models (--task classify)") }

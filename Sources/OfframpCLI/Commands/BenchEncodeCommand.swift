@@ -32,10 +32,11 @@ struct BenchEncodeCommand: ParsableCommand {
 
     func run() throws {
         let peerRates = try peers.map { try Self.readPeers($0) } ?? [:]
-        let precisions = try precisionOptions.list()
         let text = try TextEncoder.load(directory: encoderModel.directory)
+        let saved = text.encoder.savedQuantization
+        let precisions = try precisionOptions.list(saved: saved?.precision)
         try text.setMaxLength(128)
-        let calibration = try precisionOptions.calibration(text.tokenizer, maxLength: text.maxLength)
+        let calibration = try precisionOptions.calibration(text.tokenizer, maxLength: text.maxLength, saved: saved)
         var rows: [BenchRow] = []
         if !json { print("CPU: \(cpuDescription())") }
         // Precisions alternate case by case, so a drift in the machine's speed
@@ -73,7 +74,11 @@ struct BenchEncodeCommand: ParsableCommand {
           }
         }
         if !json { printTable(rows, peers: peerRates) }
-        if precisions.contains(where: { $0 != .fp32 }) { try printCosines(text, precisions: precisions, calibration: calibration) }
+        if saved != nil {
+            printError("note: the model is saved quantized (no fp32 weights): no cosine to fp32; bench the fp32 model with --precision for it")
+        } else if precisions.contains(where: { $0 != .fp32 }) {
+            try printCosines(text, precisions: precisions, calibration: calibration)
+        }
     }
 
     /// What each precision costs in accuracy: the mean-pooled embeddings'

@@ -28,21 +28,26 @@ struct BenchMemoryCommand: ParsableCommand {
         let encoder = try BertEncoder.load(directory: encoderModel.directory)
         try PrecisionOptions.prepare(encoder, precision)
         let loaded = peakResidentBytes()
-        let weights = Double(encoder.parameters.storage.count * 4)
+        let fp32 = Double(4 * (encoder.parameters.storage.count + encoder.parameters.storedElsewhere.reduce(0) { $0 + $1.count }))
+        let weights = Double(encoder.residentWeightBytes)
         let batch = BenchCommand.syntheticBatch(batch: self.batch, length: length)
         for _ in 0..<3 { _ = try encoder(batch) }
         let peak = peakResidentBytes()
         func mb(_ x: Double) -> String { String(format: "%.1f MB", x / 1e6) }
         print("CPU: \(cpuDescription())")
         print("| measure | value |\n|---|---:|")
-        print("| weights (fp32) | \(mb(weights)) |")
-        if encoder.precision != .fp32 {
-            print("| layer weights packed in \(encoder.precision) (beside the fp32 copy) | \(mb(Double(encoder.packedWeightBytes))) |")
+        print("| weights in fp32 | \(mb(fp32)) |")
+        if let saved = encoder.savedQuantization {
+            print("| saved quantized in \(saved.precision): fp32 parameters held | \(mb(Double(4 * encoder.parameters.storage.count))) |")
+            print("| saved quantized in \(saved.precision): layer weights and word table packed | \(mb(Double(encoder.packedWeightBytes))) |")
+        } else if encoder.precision != .fp32 {
+            print("| layer weights and word table packed in \(encoder.precision) (beside the fp32 copy) | \(mb(Double(encoder.packedWeightBytes))) |")
         }
+        print(String(format: "| weights held / weights in fp32 | %.2f |", weights / fp32))
         print("| peak RSS before loading | \(mb(before)) |")
         print("| peak RSS after loading | \(mb(loaded)) |")
         print("| peak RSS after \(self.batch) x \(length) inference | \(mb(peak)) |")
-        print(String(format: "| inference peak above the process before loading, / weights | %.2f |", (peak - before) / weights))
+        print(String(format: "| inference peak above the process before loading, / weights held | %.2f |", (peak - before) / weights))
     }
 
     func peakResidentBytes() -> Double {

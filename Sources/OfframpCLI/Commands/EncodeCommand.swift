@@ -28,7 +28,8 @@ struct EncodeCommand: ParsableCommand {
         let precision = try precisionOptions.single()
         let encoder = try TextEncoder.load(directory: URL(fileURLWithPath: model))
         if let maxLength { try checkingOptions { try encoder.setMaxLength(maxLength) } }
-        let calibration = try precisionOptions.calibration(encoder.tokenizer, maxLength: encoder.maxLength)
+        let calibration = try precisionOptions.calibration(encoder.tokenizer, maxLength: encoder.maxLength,
+                                                           saved: encoder.encoder.savedQuantization)
         try PrecisionOptions.prepare(encoder.encoder, precision, smoothQuantOn: calibration)
         let inputs = try readInputTexts(arguments: texts, file: file)
         guard !inputs.isEmpty else { throw OfframpError("no input texts (give TEXT arguments, --file, or lines on stdin)") }

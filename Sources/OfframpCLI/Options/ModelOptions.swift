@@ -15,7 +15,7 @@ struct ModelOptions: ParsableArguments {
     func load() throws -> MultiExitModel {
         let precision = try precisionOptions.single()
         let m = try MultiExitModel.load(directory: directory)
-        let calibration = try precisionOptions.calibration(m.tokenizer, maxLength: m.defaultMaxLength)
+        let calibration = try precisionOptions.calibration(m.tokenizer, maxLength: m.defaultMaxLength, saved: m.encoder.savedQuantization)
         try PrecisionOptions.prepare(m.encoder, precision, smoothQuantOn: calibration)
         return m
     }

@@ -3,21 +3,24 @@
 /// How an encoder's linear layers hold their weights for inference below
 /// fp32: the precision (one whose kernels run here) and the scratch its
 /// products share; SmoothQuant's ranges and α (int8); or, to calibrate
-/// SmoothQuant, fp32 products that record their inputs' ranges.
+/// SmoothQuant, fp32 products that record their inputs' ranges; or the
+/// weights a quantized checkpoint stored, already packed (`stored`).
 struct WeightPacking {
     let precision: Precision
     let scratch: PrecisionScratch
     var smoothing: (ranges: ChannelRanges, alpha: Float)? = nil
     var recording: ChannelRanges? = nil
+    var stored: QuantizedEncoderWeights? = nil
 }
 
 /// out (rows, outDim) = inp (rows, inDim) · weightᵀ + bias, weight (outDim, inDim).
 /// A view into the parameter store; its gradient is at the same offset of `Gradients`.
 /// With `packed`, inference products use its int8 or bf16 copy of the weight
 /// (columns `packedColumn ..< packedColumn + outDim` of it); training and the
-/// backward pass always use the fp32 weight.
+/// backward pass always use the fp32 weight. A layer of a quantized
+/// checkpoint has no fp32 weight (nil), only `packed`: inference only.
 struct Linear: @unchecked Sendable {
-    let weight: UnsafeMutablePointer<Float>  // (outDim, inDim)
+    let weight: UnsafeMutablePointer<Float>?  // (outDim, inDim)
     let bias: UnsafeMutablePointer<Float>    // (outDim)
     let inDim: Int
     let outDim: Int
@@ -28,9 +31,19 @@ struct Linear: @unchecked Sendable {
     let recorder: ChannelRanges?
     let key: UnsafeRawPointer
 
-    /// The parameters `name.weight` and `name.bias` of the store.
+    /// The parameters `name.weight` and `name.bias` of the store (for the
+    /// query, key and value weights, adjacent, `name` is the query's and
+    /// outDim 3H). A weight stored elsewhere comes packed from `packing.stored`.
     init(_ p: ParameterStore, _ name: String, inDim: Int, outDim: Int, packing: WeightPacking? = nil) {
-        self.init(weight: p[name + ".weight"], bias: p[name + ".bias"], inDim: inDim, outDim: outDim, packing: packing)
+        let bias = p[name + ".bias"]
+        if let stored = packing?.stored?.linears[name] {
+            precondition(stored.outDim == outDim && stored.inDim == inDim, "\(name): stored packed weight of another shape")
+            self.init(weight: p.pointer(name + ".weight"), bias: bias, inDim: inDim, outDim: outDim, packed: stored, packedColumn: 0,
+                      recorder: nil, key: UnsafeRawPointer(Unmanaged.passUnretained(stored).toOpaque()))
+            return
+        }
+        guard let weight = p.pointer(name + ".weight") else { preconditionFailure("\(name).weight is stored elsewhere but not packed") }
+        self.init(weight: weight, bias: bias, inDim: inDim, outDim: outDim, packing: packing)
     }
 
     init(weight: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>, inDim: Int, outDim: Int,
@@ -47,7 +60,7 @@ struct Linear: @unchecked Sendable {
                   recorder: packing?.recording, key: key)
     }
 
-    private init(weight: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>, inDim: Int, outDim: Int,
+    private init(weight: UnsafeMutablePointer<Float>?, bias: UnsafeMutablePointer<Float>, inDim: Int, outDim: Int,
                  packed: PackedWeights?, packedColumn: Int, recorder: ChannelRanges?, key: UnsafeRawPointer) {
         self.weight = weight; self.bias = bias; self.inDim = inDim; self.outDim = outDim
         self.packed = packed; self.packedColumn = packedColumn; self.recorder = recorder; self.key = key
@@ -56,7 +69,7 @@ struct Linear: @unchecked Sendable {
     /// Output features `range` alone: the rows `range` of the weight, as a
     /// layer of its own (packed: `range` must start at a multiple of 16).
     func outputs(_ range: Range<Int>) -> Linear {
-        Linear(weight: weight + range.lowerBound * inDim, bias: bias + range.lowerBound, inDim: inDim, outDim: range.count,
+        Linear(weight: weight.map { $0 + range.lowerBound * inDim }, bias: bias + range.lowerBound, inDim: inDim, outDim: range.count,
                packed: packed, packedColumn: packedColumn + range.lowerBound, recorder: recorder, key: key)
     }
 
@@ -66,7 +79,7 @@ struct Linear: @unchecked Sendable {
             packed.product(out, inp, rows: rows, columns: packedColumn ..< packedColumn + outDim, ldOut: ldOut)
         } else {
             recorder?.record(key, inp, rows: rows, inDim: inDim, ldInp: inDim)
-            matmulTransposedB(out, inp, weight, rows: rows, inDim: inDim, outDim: outDim, ldOut: ldOut)
+            matmulTransposedB(out, inp, weight!, rows: rows, inDim: inDim, outDim: outDim, ldOut: ldOut)
         }
     }
 
@@ -84,6 +97,7 @@ struct Linear: @unchecked Sendable {
     /// the weight's and bias's gradients.
     func backward(dInp: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>, inp: UnsafePointer<Float>, rows: Int,
                   grads: Gradients?) {
+        guard let weight else { preconditionFailure("backward through a layer that holds no fp32 weight (a quantized checkpoint)") }
         linearBackward(dInp: dInp, dWeight: grads.map { $0[weight] }, dBias: grads.map { $0[bias] }, dOut: dOut, inp: inp,
                        weight: weight, rows: rows, inDim: inDim, outDim: outDim)
     }

@@ -15,8 +15,7 @@ struct BertSelfAttention: @unchecked Sendable {
 
     init(_ p: ParameterStore, _ prefix: String, config c: BertConfig, packing: WeightPacking? = nil) {
         // `query.weight`, `key.weight`, `value.weight` then the three biases, adjacent (BertLayer.parameterSpecs).
-        qkv = Linear(weight: p[prefix + "query.weight"], bias: p[prefix + "query.bias"], inDim: c.hiddenSize, outDim: 3 * c.hiddenSize,
-                     packing: packing)
+        qkv = Linear(p, prefix + "query", inDim: c.hiddenSize, outDim: 3 * c.hiddenSize, packing: packing)
         heads = c.numAttentionHeads
         headDim = c.hiddenSize / c.numAttentionHeads
     }
