@@ -10,10 +10,18 @@
 #   OUT       where results go (default: runs/serve)
 #   DURATION  seconds per measurement (default 10, after 1 s of warm-up)
 #   PORT      (default 18080)
+#   PRECISION the server's --precision (default fp32); int8 runs SmoothQuant,
+#             calibrated on the first 256 MR training sentences
 source "$(dirname "$0")/prepare.sh" serve
 D="$OUT/data/mr"
 PORT="${PORT:-18080}"
 DURATION="${DURATION:-10}"
+PRECISION="${PRECISION:-fp32}"
+precision=(--precision "$PRECISION")
+if [ "$PRECISION" = int8 ]; then
+  head -256 "$D/train.tsv" | cut -f2 > "$OUT/smooth-quant.txt"
+  precision+=(--smooth-quant "$OUT/smooth-quant.txt")
+fi
 
 # The model: the main job's (joint, mean-pooled, 3 epochs) if scripts/demo made it, else trained here.
 M="$OUT/mr-model"
@@ -26,7 +34,7 @@ fi
 "$BIN" calibrate --model "$M" --dev "$D/dev.tsv" --test "$D/test.tsv" --max-drop 1.0 > "$OUT/calibrate.txt" 2>&1
 grep -E "chose|test" "$OUT/calibrate.txt" >&2 || true
 
-"$BIN" serve --model "$M" --port "$PORT" 2> "$OUT/serve.log" &
+"$BIN" serve --model "$M" --port "$PORT" "${precision[@]}" 2> "$OUT/serve.log" &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
@@ -37,7 +45,7 @@ curl -sf "http://127.0.0.1:$PORT/health" > "$OUT/health.json"
 echo "default policy: $(grep -o '"policy":"[^"]*"' "$OUT/health.json")" >&2
 
 "$BIN" loadtest --port "$PORT" --data "$D/test.tsv" --clients 1,8,64 --duration "$DURATION" \
-  --policies '"policy":"full";default' | tee "$OUT/load.md"
+  --policies '"policy":"full";default' | tee "$OUT/load-$PRECISION.md"
 curl -sf "http://127.0.0.1:$PORT/metrics" > "$OUT/metrics.txt"
 kill -TERM $SERVER; wait $SERVER || true
 trap - EXIT
