@@ -127,25 +127,26 @@ public final class PackedWeights: @unchecked Sendable {
     /// quantized checkpoint stores).
     public func int8Rows(_ rows: Range<Int>) -> (values: [Int8], scales: [Float]) {
         precondition(precision == .int8 && rows.upperBound <= outDim)
-        let kp = paddedInDim, p = packed.assumingMemoryBound(to: Int8.self)
-        var values = [Int8](repeating: 0, count: rows.count * inDim)
-        for (i, c) in rows.enumerated() {
-            let src = p + (c / 16) * 16 * kp + (c % 16) * 4
-            for j in 0..<inDim { values[i * inDim + j] = src[(j / 4) * 64 + j % 4] }
-        }
-        return (values, rows.map { channelScales![$0] })
+        return (unpackedRows(rows, as: Int8.self, group: 4), rows.map { channelScales![$0] })
     }
 
     /// bf16: rows `rows` of W's bits (row-major), as packed.
     public func bf16Rows(_ rows: Range<Int>) -> [UInt16] {
         precondition(precision == .bf16 && rows.upperBound <= outDim)
-        let kp = paddedInDim, p = packed.assumingMemoryBound(to: UInt16.self)
-        var bits = [UInt16](repeating: 0, count: rows.count * inDim)
+        return unpackedRows(rows, as: UInt16.self, group: 2)
+    }
+
+    /// Rows of the packed layout both kernels read: 16 output columns a block,
+    /// each column's inputs in groups of `group` (4 int8 for vpdpbusd, 2 bf16
+    /// for vdpbf16ps) side by side across the block.
+    private func unpackedRows<T: FixedWidthInteger>(_ rows: Range<Int>, as: T.Type, group g: Int) -> [T] {
+        let kp = paddedInDim, p = packed.assumingMemoryBound(to: T.self)
+        var values = [T](repeating: 0, count: rows.count * inDim)
         for (i, c) in rows.enumerated() {
-            let src = p + (c / 16) * 16 * kp + (c % 16) * 2
-            for j in 0..<inDim { bits[i * inDim + j] = src[(j / 2) * 32 + j % 2] }
+            let src = p + (c / 16) * 16 * kp + (c % 16) * g
+            for j in 0..<inDim { values[i * inDim + j] = src[(j / g) * 16 * g + j % g] }
         }
-        return bits
+        return values
     }
 
     deinit { packed.deallocate(); compensation?.deallocate(); channelScales?.deallocate(); inverseSmoothing?.deallocate() }
