@@ -97,51 +97,16 @@ struct TokenizerTests {
     func casesMatchHuggingFace() throws {
         let standard = try TokenizerTestData.tokenizer()
         let file = try JSONDecoder().decode(TokenizerCaseFile.self, from: TestSupport.gunzip(TestSupport.fixture("tokenizer/cases.json.gz")))
-        let corpora: [String: [[String]]] = [
-            "mr": try TokenizerCorpora.movieReviews().map { [$0] },
-            "wsj": try TokenizerCorpora.wsj(),
-            "wnut": try TokenizerCorpora.wnut(),
-        ]
-        func resolve(_ ref: TokenizerCaseFile.Reference) throws -> [String] {
-            guard let corpus = corpora[ref.corpus], corpus.indices.contains(ref.index) else {
-                throw OfframpError("cases.json.gz: no sentence \(ref.index) in \(ref.corpus)")
-            }
-            return corpus[ref.index]
-        }
         var variants: [TokenizerCaseFile.Config: WordPieceTokenizer] = [:]
         func tokenizer(for config: TokenizerCaseFile.Config?) throws -> WordPieceTokenizer {
             guard let config else { return standard }
             if let t = variants[config] { return t }
-            let t = try WordPieceTokenizer(vocabURL: TestSupport.cached("models/minilm-l6/vocab.txt"), lowercase: config.lowercase,
-                                           stripAccents: config.strip_accents, tokenizeChineseChars: config.tokenize_chinese_chars)
+            let t = try WordPieceTokenizer(vocabURL: TestSupport.cached("models/minilm-l6/vocab.txt"), lowercase: config.lowercase ?? true,
+                                           stripAccents: config.strip_accents, tokenizeChineseChars: config.tokenize_chinese_chars ?? true)
             variants[config] = t
             return t
         }
-        var failures: [String] = []
-        var pairs = 0, truncations = 0
-        for c in file.cases {
-            let tokenizer = try tokenizer(for: c.config)
-            let encoding: Encoding
-            if let words = c.words {
-                encoding = try tokenizer.encode(words: words, maxLength: c.max_length)
-            } else if let ref = c.words_ref {
-                encoding = try tokenizer.encode(words: resolve(ref), maxLength: c.max_length)
-            } else {
-                let text = try c.text ?? resolve(c.text_ref!)[0]
-                let pair = try c.pair ?? c.pair_ref.map { try resolve($0)[0] }
-                encoding = try tokenizer.encode(text, pair: pair, maxLength: c.max_length)
-                if pair != nil { pairs += 1 }
-            }
-            if c.max_length != nil { truncations += 1 }
-            let e = c.expect
-            let expected = Encoding(ids: e.ids, typeIds: e.type_ids, wordIds: e.word_ids, sequenceIds: e.sequence_ids,
-                                    offsets: e.offsets.map { $0[0]..<$0[1] }, truncated: e.truncated)
-            if encoding != expected {
-                failures.append("\(c.name): got ids \(encoding.ids) type \(encoding.typeIds) words \(encoding.wordIds) "
-                    + "offsets \(encoding.offsets.map { [$0.lowerBound, $0.upperBound] }) truncated \(encoding.truncated); "
-                    + "want ids \(e.ids) type \(e.type_ids) words \(e.word_ids) offsets \(e.offsets) truncated \(e.truncated)")
-            }
-        }
+        let (failures, pairs, truncations) = try file.run(tokenizer)
         #expect(file.cases.count > 500 && pairs > 100 && truncations > 150 && variants.count == 4)
         #expect(failures.isEmpty, "\(failures.count) of \(file.cases.count) cases differ; first: \(failures.prefix(3))")
     }
@@ -596,10 +561,13 @@ struct TokenizerCaseFile: Decodable {
         var truncated: Bool
     }
 
+    /// A WordPiece variant's normalizer settings, or a BPE variant's name
+    /// (make_bpe_tokenizer.py's VARIANTS).
     struct Config: Decodable, Hashable {
-        var lowercase: Bool
+        var lowercase: Bool?
         var strip_accents: Bool?
-        var tokenize_chinese_chars: Bool
+        var tokenize_chinese_chars: Bool?
+        var variant: String?
     }
 
     struct Case: Decodable {
@@ -617,4 +585,49 @@ struct TokenizerCaseFile: Decodable {
 
     var source: String
     var cases: [Case]
+}
+
+extension TokenizerCaseFile {
+    /// Encodes every case with the tokenizer its config names (corpus references
+    /// resolved in the cache) and compares with the expectation: the failures,
+    /// and how many cases were pairs and truncations.
+    func run(_ tokenizer: (Config?) throws -> any TextTokenizer) throws -> (failures: [String], pairs: Int, truncations: Int) {
+        let corpora: [String: [[String]]] = [
+            "mr": try TokenizerCorpora.movieReviews().map { [$0] },
+            "wsj": try TokenizerCorpora.wsj(),
+            "wnut": try TokenizerCorpora.wnut(),
+        ]
+        func resolve(_ ref: Reference) throws -> [String] {
+            guard let corpus = corpora[ref.corpus], corpus.indices.contains(ref.index) else {
+                throw OfframpError("cases.json.gz: no sentence \(ref.index) in \(ref.corpus)")
+            }
+            return corpus[ref.index]
+        }
+        var failures: [String] = []
+        var pairs = 0, truncations = 0
+        for c in cases {
+            let tokenizer = try tokenizer(c.config)
+            let encoding: Encoding
+            if let words = c.words {
+                encoding = try tokenizer.encode(words: words, maxLength: c.max_length)
+            } else if let ref = c.words_ref {
+                encoding = try tokenizer.encode(words: resolve(ref), maxLength: c.max_length)
+            } else {
+                let text = try c.text ?? resolve(c.text_ref!)[0]
+                let pair = try c.pair ?? c.pair_ref.map { try resolve($0)[0] }
+                encoding = try tokenizer.encode(text, pair: pair, maxLength: c.max_length)
+                if pair != nil { pairs += 1 }
+            }
+            if c.max_length != nil { truncations += 1 }
+            let e = c.expect
+            let expected = Encoding(ids: e.ids, typeIds: e.type_ids, wordIds: e.word_ids, sequenceIds: e.sequence_ids,
+                                    offsets: e.offsets.map { $0[0]..<$0[1] }, truncated: e.truncated)
+            if encoding != expected {
+                failures.append("\(c.name): got ids \(encoding.ids) type \(encoding.typeIds) words \(encoding.wordIds) "
+                    + "offsets \(encoding.offsets.map { [$0.lowerBound, $0.upperBound] }) truncated \(encoding.truncated); "
+                    + "want ids \(e.ids) type \(e.type_ids) words \(e.word_ids) offsets \(e.offsets) truncated \(e.truncated)")
+            }
+        }
+        return (failures, pairs, truncations)
+    }
 }

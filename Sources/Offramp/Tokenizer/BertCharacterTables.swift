@@ -149,11 +149,11 @@ struct BertCharacterTables: Sendable {
 
     // MARK: Parsing the generated strings
 
-    private static func entries(_ table: String) -> [Substring] {
+    static func entries(_ table: String) -> [Substring] {
         table.split(whereSeparator: { $0 == " " || $0 == "\n" })
     }
 
-    private static func parseRange(_ text: Substring) -> ClosedRange<UInt32>? {
+    static func parseRange(_ text: Substring) -> ClosedRange<UInt32>? {
         let bounds = text.split(separator: "-")
         guard let lo = bounds.first.flatMap({ UInt32($0, radix: 16) }) else { return nil }
         if bounds.count == 1 { return lo...lo }
@@ -161,7 +161,7 @@ struct BertCharacterTables: Sendable {
         return lo...hi
     }
 
-    private static func parseRanges(_ table: String) -> [ClosedRange<UInt32>] {
+    static func parseRanges(_ table: String) -> [ClosedRange<UInt32>] {
         entries(table).map { entry in
             guard let range = parseRange(entry) else { preconditionFailure("BertUnicodeData: bad range \(entry)") }
             return range
@@ -183,7 +183,7 @@ struct BertCharacterTables: Sendable {
         return map
     }
 
-    private static func contains(_ ranges: [ClosedRange<UInt32>], _ c: UInt32) -> Bool {
+    static func contains(_ ranges: [ClosedRange<UInt32>], _ c: UInt32) -> Bool {
         var lo = 0, hi = ranges.count
         while lo < hi {
             let mid = (lo + hi) / 2

@@ -112,35 +112,47 @@ enum TokenizerJSONFile {
             guard let content = entry["content"]?.string, let id = entry["id"]?.int, let id32 = Int32(exactly: id) else {
                 throw fail("\(field) needs a string content and an integer id")
             }
-            for key in ["lstrip", "rstrip", "single_word"] where entry[key]?.bool == true {
-                throw fail("\(field) (\(quotedToken(content))) has \(key): true, which is not supported")
+            func flag(_ key: String) throws -> Bool {
+                guard let v = entry[key], !v.isNull else { return false }
+                guard let b = v.bool else { throw fail("\(field).\(key) must be true or false") }
+                return b
             }
-            added.append(AddedToken(content: content, id: id32, normalized: entry["normalized"]?.bool ?? false))
+            added.append(AddedToken(content: content, id: id32, normalized: try flag("normalized"), lstrip: try flag("lstrip"),
+                                    rstrip: try flag("rstrip"), singleWord: try flag("single_word")))
         }
         return added
     }
 
     /// The post-processor template and the classifier, separator and padding
-    /// ids: the template's first and last special tokens, and padding.pad_id,
-    /// else [PAD] or <pad> (`lookup` finds model tokens).
+    /// ids (see `specialIds`).
     static func template(_ json: TokenizerJSON, added: [AddedToken], _ fail: (String) -> OfframpError,
                          lookup model: (String) -> Int32?) throws -> (PostProcessorTemplate, cls: Int32, sep: Int32, pad: Int32) {
         guard let post = json["post_processor"], !post.isNull else {
             throw fail("post_processor is null; the encoder needs TemplateProcessing or BertProcessing")
         }
         let template = try postProcessor(post, fail)
+        let (cls, sep, pad) = try specialIds(template, json, added: added, fail, lookup: model)
+        return (template, cls, sep, pad)
+    }
+
+    /// The classifier, separator and padding ids of `template`: its first and last
+    /// special tokens (else [CLS] or <s>, [SEP] or </s>), and padding.pad_id, else
+    /// [PAD] or <pad> (`lookup` finds model tokens).
+    static func specialIds(_ template: PostProcessorTemplate, _ json: TokenizerJSON, added: [AddedToken],
+                           _ fail: (String) -> OfframpError,
+                           lookup model: (String) -> Int32?) throws -> (cls: Int32, sep: Int32, pad: Int32) {
         func lookup(_ token: String) -> Int32? {
             added.first(where: { $0.content.unicodeScalars.elementsEqual(token.unicodeScalars) })?.id ?? model(token)
         }
-        func special(_ items: [PostProcessorTemplate.Item], first: Bool, fallback: String, role: String) throws -> Int32 {
+        func special(_ items: [PostProcessorTemplate.Item], first: Bool, fallbacks: [String], role: String) throws -> Int32 {
             if case let .special(ids, _)? = first ? items.first : items.last, let id = first ? ids.first : ids.last {
                 return id
             }
-            guard let id = lookup(fallback) else { throw fail("no \(role) token: the template has none and \(fallback) is unknown") }
-            return id
+            for name in fallbacks { if let id = lookup(name) { return id } }
+            throw fail("no \(role) token: the template has none and \(fallbacks.joined(separator: " and ")) are unknown")
         }
-        let cls = try special(template.single, first: true, fallback: "[CLS]", role: "classifier")
-        let sep = try special(template.single, first: false, fallback: "[SEP]", role: "separator")
+        let cls = try special(template.single, first: true, fallbacks: ["[CLS]", "<s>"], role: "classifier")
+        let sep = try special(template.single, first: false, fallbacks: ["[SEP]", "</s>"], role: "separator")
         let pad: Int32
         if let padding = json["padding"], !padding.isNull, let id = padding["pad_id"]?.int, let id32 = Int32(exactly: id) {
             pad = id32
@@ -149,7 +161,7 @@ enum TokenizerJSONFile {
         } else {
             throw fail("no padding token: padding.pad_id is absent and neither [PAD] nor <pad> is known")
         }
-        return (template, cls, sep, pad)
+        return (cls, sep, pad)
     }
 
     /// TemplateProcessing (any template of special tokens and $A/$B) or BertProcessing.

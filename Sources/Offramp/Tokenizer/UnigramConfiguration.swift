@@ -84,8 +84,8 @@ extension UnigramTokenizer {
 
 /// Loads the tokenizer a model directory names.
 public enum Tokenizers {
-    /// tokenizer.json when there is one, by its model type (WordPiece or
-    /// Unigram); else vocab.txt (WordPiece, with tokenizer_config.json's settings).
+    /// tokenizer.json when there is one, by its model type (WordPiece,
+    /// Unigram or byte-level BPE); else vocab.txt (WordPiece, with tokenizer_config.json's settings).
     public static func load(directory: URL) throws -> any TextTokenizer {
         let url = directory.appendingPathComponent("tokenizer.json")
         guard FileManager.default.fileExists(atPath: url.path) else { return try WordPieceTokenizer.load(directory: directory) }
@@ -93,7 +93,8 @@ public enum Tokenizers {
         switch json["model"]?["type"]?.string {
         case "Unigram": return UnigramTokenizer(configuration: try UnigramTokenizer.configuration(json, source: source, fail))
         case "WordPiece": return WordPieceTokenizer(configuration: try .tokenizerJSON(json, source: source, fail))
-        case let other: throw fail("model.type is \(other ?? "(none)"); Offramp reads WordPiece and Unigram")
+        case "BPE": return BPETokenizer(configuration: try BPETokenizer.configuration(json, source: source, fail))
+        case let other: throw fail("model.type is \(other ?? "(none)"); Offramp reads WordPiece, Unigram and BPE")
         }
     }
 }

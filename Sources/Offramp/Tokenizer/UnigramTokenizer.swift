@@ -55,7 +55,7 @@ public final class UnigramTokenizer: TextTokenizer {
 
     init(configuration: Configuration) {
         c = configuration
-        rawMatcher = AddedTokenMatcher(configuration.addedTokens.map { (Array($0.content.unicodeScalars.map(\.value)), $0.id) })
+        rawMatcher = AddedTokenMatcher(configuration.addedTokens)
     }
 
     /// A tokenizer from an HF tokenizer.json whose model is Unigram.

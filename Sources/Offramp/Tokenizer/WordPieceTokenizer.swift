@@ -66,22 +66,20 @@ public final class WordPieceTokenizer: TextTokenizer {
         maxInputCharsPerWord = c.model.maxInputCharsPerWord
         continuingSubwordPrefix = c.model.continuingSubwordPrefix
 
-        rawMatcher = AddedTokenMatcher(c.addedTokens.filter { !$0.normalized }.map {
-            (Array($0.content.unicodeScalars.map(\.value)), $0.id)
-        })
+        rawMatcher = AddedTokenMatcher(c.addedTokens.filter { !$0.normalized })
         // HF matches these against the token's own normalized form.
         var text = NormalizedText(), spare = NormalizedText()
-        var normalizedPatterns: [(scalars: [UInt32], id: Int32)] = []
+        var normalizedForms: [(scalars: [UInt32], token: AddedToken)] = []
         for token in c.addedTokens where token.normalized {
             let raw = token.content.unicodeScalars.map(\.value)
             if let normalizer = c.normalizer {
                 normalizer.normalize(raw, 0..<raw.count, into: &text, scratch: &spare)
-                normalizedPatterns.append((text.scalars, token.id))
+                normalizedForms.append((text.scalars, token))
             } else {
-                normalizedPatterns.append((raw, token.id))
+                normalizedForms.append((raw, token))
             }
         }
-        normalizedMatcher = AddedTokenMatcher(normalizedPatterns)
+        normalizedMatcher = AddedTokenMatcher(forms: normalizedForms)
     }
 
     /// A tokenizer from a BERT vocab.txt (one token per line; id = line index).
