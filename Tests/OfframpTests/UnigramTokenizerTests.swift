@@ -122,7 +122,7 @@ struct UnigramTokenizerTests {
         func message(_ text: String) -> String {
             do { _ = try Self.load(text); return "" } catch { return "\(error)" }
         }
-        #expect(message(Self.json(type: "BPE")).contains("model.type is BPE"))
+        #expect(message(Self.json(type: "WordLevel")).contains("model.type is WordLevel"))
         #expect(message(Self.json(normalizers: "{\"type\": \"Replace\", \"pattern\": {\"Regex\": \"a|b\"}, \"content\": \"\"}"))
             .contains("normalizer.normalizers[0].pattern.Regex"))
         #expect(message(Self.json(normalizers: "{\"type\": \"NFKC\"}")).contains("normalizer.normalizers[0].type is NFKC"))
