@@ -165,6 +165,11 @@ import Testing
         try Data(index.replacingOccurrences(of: "00001-of", with: "00002-of").utf8).write(to: dir.appendingPathComponent("model.safetensors.index.json"))
         let wrong = #expect(throws: OfframpError.self) { try MultiExitModel.load(directory: dir) }
         #expect(wrong?.message.contains("which does not hold it") == true)
+        // A shard the index names that is not there.
+        try Data(index.replacingOccurrences(of: "00001-of", with: "00003-of").utf8).write(to: dir.appendingPathComponent("model.safetensors.index.json"))
+        let absent = #expect(throws: OfframpError.self) { try MultiExitModel.load(directory: dir) }
+        #expect(absent?.message.contains("model.safetensors.index.json: weight_map names the shard model-00003-of-00002.safetensors") == true,
+                "\(absent?.message ?? "")")
         // Only a pickle.
         for f in try FileManager.default.contentsOfDirectory(atPath: dir.path) where f.hasPrefix("model") {
             try FileManager.default.removeItem(at: dir.appendingPathComponent(f))
