@@ -29,8 +29,8 @@ public final class InferenceServer: Sendable {
         self.model = model
         self.limits = limits
         let maxTokens = limits.maxTokens ?? model.defaultMaxLength
-        guard maxTokens <= model.config.maxPositionEmbeddings else {
-            throw ServerError.invalidSetting("--max-tokens \(maxTokens) is more than the model's \(model.config.maxPositionEmbeddings) positions")
+        guard maxTokens <= model.config.maxTokens else {
+            throw ServerError.invalidSetting("--max-tokens \(maxTokens) is more than the model's \(model.config.maxTokensDescription)")
         }
         served = try ServedModel(model, maxTokens: maxTokens)
         batcher = InferenceBatcher(runner: served.runner, limits: limits, metrics: metrics)
@@ -137,9 +137,10 @@ public final class InferenceServer: Sendable {
                 let e: (example: EncodedExample, wordQueries: [Int: Int], truncated: Bool)
                 switch served {
                 case .classifier(let classifier):
-                    let c = try classifier.encode(text, position: i + 1)
+                    let c = try classifier.encode(text, pair: r.pairs?[i], position: i + 1)
                     e = (c.example, [:], c.truncated)
                 case .tagger(let tagger):
+                    guard r.pairs == nil else { throw OfframpError("sentence pairs are for classifiers; this model labels words") }
                     let words = AdaptiveTagger.words(text)
                     guard words.count <= limits.maxWords else {
                         throw OfframpError("text \(i + 1) has \(words.count) words; the limit is \(limits.maxWords)")

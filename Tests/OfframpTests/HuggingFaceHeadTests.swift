@@ -21,11 +21,11 @@ import Testing
     }
 
     /// The largest |a - b| over the real tokens of every sentence, per hidden state, relative to the state's max |value|.
-    static func hiddenStateErrors(_ model: MultiExitModel, _ ref: SafeTensorsFile, _ name: String, ids: [[Int32]]) throws -> [Float] {
-        let out = try model.encoder(PackedBatch(ids: ids), hiddenStates: true)
-        let h = model.config.hiddenSize, t = try ref.integers("\(name).ids").count / sentences.count
+    static func hiddenStateErrors(_ encoder: BertEncoder, _ ref: SafeTensorsFile, _ name: String, ids: [[Int32]]) throws -> [Float] {
+        let out = try encoder(PackedBatch(ids: ids), hiddenStates: true)
+        let h = encoder.config.hiddenSize, t = try ref.integers("\(name).ids").count / sentences.count
         let maxAbs = try ref.floats("\(name).maxabs")
-        return try (0...model.config.numHiddenLayers).map { l in
+        return try (0...encoder.config.numHiddenLayers).map { l in
             let want = try ref.floats("\(name).h\(l)")  // (B, T, H)
             var worst: Float = 0
             for (b, seq) in ids.enumerated() {
@@ -45,7 +45,7 @@ import Testing
         let ids = try Self.hfIds(ref, "seq")
         let encoded = try Self.sentences.map { try model.tokenizer.encode($0) }
         #expect(encoded.map(\.ids) == ids, "Offramp's WordPiece from HF's tokenizer.json gives HF's ids")
-        let errors = try Self.hiddenStateErrors(model, ref, "seq", ids: ids)
+        let errors = try Self.hiddenStateErrors(model.encoder, ref, "seq", ids: ids)
         #expect(errors.allSatisfy { $0 < 1e-4 }, "hidden states h0...h2 against HF: \(errors)")
         let examples = ids.map { EncodedExample(ids: $0, typeIds: $0.map { _ in 0 }, queryPositions: [0], labels: [-1]) }
         let logits = try model.allExitLogits(ExampleBatch(examples))[0]
@@ -67,7 +67,7 @@ import Testing
         let examples = try words.map { ExampleEncoder.wordExample(try model.tokenizer.encode(words: $0, maxLength: nil), labels: nil).example }
         #expect(examples.map(\.ids) == ids)
         #expect(examples[5].queryPositions.count < examples[5].ids.count - 2, "WordPiece split some words of the last sentence")
-        let errors = try Self.hiddenStateErrors(model, ref, "tok", ids: ids)
+        let errors = try Self.hiddenStateErrors(model.encoder, ref, "tok", ids: ids)
         #expect(errors.allSatisfy { $0 < 1e-4 }, "hidden states against HF: \(errors)")
         let logits = try model.allExitLogits(ExampleBatch(examples))[0]  // (words, 5)
         let want = try ref.floats("tok.logits"), t = try ref.integers("tok.ids").count / Self.sentences.count
@@ -165,6 +165,11 @@ import Testing
         try Data(index.replacingOccurrences(of: "00001-of", with: "00002-of").utf8).write(to: dir.appendingPathComponent("model.safetensors.index.json"))
         let wrong = #expect(throws: OfframpError.self) { try MultiExitModel.load(directory: dir) }
         #expect(wrong?.message.contains("which does not hold it") == true)
+        // A shard the index names that is not there.
+        try Data(index.replacingOccurrences(of: "00001-of", with: "00003-of").utf8).write(to: dir.appendingPathComponent("model.safetensors.index.json"))
+        let absent = #expect(throws: OfframpError.self) { try MultiExitModel.load(directory: dir) }
+        #expect(absent?.message.contains("model.safetensors.index.json: weight_map names the shard model-00003-of-00002.safetensors") == true,
+                "\(absent?.message ?? "")")
         // Only a pickle.
         for f in try FileManager.default.contentsOfDirectory(atPath: dir.path) where f.hasPrefix("model") {
             try FileManager.default.removeItem(at: dir.appendingPathComponent(f))

@@ -129,6 +129,31 @@ import Testing
         }
     }
 
+    /// Sentence pairs, as [a, b] items or with text_pair, answer as AdaptiveClassifier's pairs do.
+    @Test func pairsEqualTheLibrary() async throws {
+        let (model, _, dir) = try TestModels.trainedClassifier()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pairs = (0..<6).map { (Self.texts[$0], Self.texts[$0 + 6]) }
+        let want = try AdaptiveClassifier(model: model).classify(pairs: pairs, policy: .full)
+        let single = try AdaptiveClassifier(model: model).classify(pairs.map(\.0), policy: .full)
+        #expect(want.map(\.probabilities) != single.map(\.probabilities), "the second texts change the answers")
+        try await Self.withServer(model) { _, port in
+            let items = pairs.map { "[\(jsonStringLiteral($0.0)),\(jsonStringLiteral($0.1))]" }.joined(separator: ",")
+            let asItems = try await Self.http(port, "POST", "/v1/classify", body: "{\"texts\":[\(items)],\"policy\":\"full\"}")
+            let asField = try await Self.http(port, "POST", "/v1/classify",
+                                              body: Self.body(pairs.map(\.0), ",\"text_pair\":[\(pairs.map { jsonStringLiteral($0.1) }.joined(separator: ","))],\"policy\":\"full\""))
+            for r in [asItems, asField] {
+                #expect(r.status == 200, "\(r.text)")
+                let results = try #require(try Self.json(r)["results"]?.arrayValue)
+                #expect(results.map { $0["label"]?.stringValue } == want.map(\.label))
+                for (got, p) in zip(results, want) {
+                    let probabilities = model.labels.map { got["probabilities"]?[$0]?.doubleValue ?? .nan }
+                    #expect(zip(probabilities, p.probabilities).allSatisfy { abs($0 - Double($1)) < 1e-6 })
+                }
+            }
+        }
+    }
+
     /// /v1/label answers each word as AdaptiveTagger does under TOKEE.
     @Test func labelEqualsTheLibrary() async throws {
         let (model, _, dir) = try TestModels.trainedTagger()
@@ -170,7 +195,13 @@ import Testing
                 ("POST", "/v1/classify", "[\"w1\"]", 400, "JSON object"),
                 ("POST", "/v1/classify", "{}", 400, "missing field \"texts\""),
                 ("POST", "/v1/classify", "{\"texts\": \"w1\"}", 400, "array of strings"),
-                ("POST", "/v1/classify", "{\"texts\": [1]}", 400, "array of strings"),
+                ("POST", "/v1/classify", "{\"texts\": [1]}", 400, "texts[0] must be a string or a pair"),
+                ("POST", "/v1/classify", "{\"texts\": [[\"w1\"]]}", 400, "texts[0] must be a string or a pair"),
+                ("POST", "/v1/classify", "{\"texts\": [[\"w1\", \"w2\"], \"w3\"]}", 400, "mixes single texts and pairs"),
+                ("POST", "/v1/classify", "{\"texts\": [\"w1\"], \"text_pair\": [\"w2\", \"w3\"]}", 400, "has 2 texts for 1"),
+                ("POST", "/v1/classify", "{\"texts\": [\"w1\"], \"text_pair\": \"w2\"}", 400, "\"text_pair\" must be an array of strings"),
+                ("POST", "/v1/classify", "{\"texts\": [[\"w1\", \"w2\"]], \"text_pair\": [\"w2\"]}", 400, "use one or the other"),
+                ("POST", "/v1/classify", "{\"texts\": [[\"w1\", \" \"]]}", 422, "text 1"),
                 ("POST", "/v1/classify", "{\"texts\": []}", 400, "empty"),
                 ("POST", "/v1/classify", "{\"texts\": [\"w1\"], \"treshold\": 0.3}", 400, "unknown field \"treshold\""),
                 ("POST", "/v1/classify", "{\"texts\": [\"w1\"], \"threshold\": 0.3}", 400, "without \"policy\""),

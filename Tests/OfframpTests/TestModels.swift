@@ -7,10 +7,13 @@ import Offramp
 enum TestModels {
     static let vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (0..<35).map { "w\($0)" }
 
-    /// A tiny pretrained-looking directory: random 2-layer BERT + vocab.
-    static func tinyPretrained(layers: Int = 2) throws -> URL {
+    /// A tiny pretrained-looking directory: random 2-layer BERT (or another
+    /// family's encoder: ELECTRA's with 8-wide embeddings) + vocab.
+    static func tinyPretrained(layers: Int = 2, family: ModelFamily = .bert) throws -> URL {
         let dir = try TestSupport.temporaryDirectory()
         var c = BertConfig()
+        c.family = family
+        if family == .electra { c.embeddingSize = 8 }
         c.vocabSize = vocabulary.count; c.hiddenSize = 16; c.numHiddenLayers = layers; c.numAttentionHeads = 2
         c.intermediateSize = 24; c.maxPositionEmbeddings = 16
         c.initializerRange = 0.2  // larger weights: gradients well above Float noise

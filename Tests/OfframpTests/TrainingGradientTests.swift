@@ -38,10 +38,26 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         var settings = ExitSettings(task: c.task, labels: ["a", "b", "c"], head: c.head, pooling: c.pooling, exits: [1, 2])
         settings.fastbertWidth = 8
+        try Self.check(c.testDescription, pretrained: dir, settings: settings, stage: stage)
+    }
+
+    /// The other families' differences train too: RoBERTa's positions, DistilBERT without
+    /// token types and with a ReLU head, ELECTRA's embedding projection and GELU head.
+    @Test(arguments: [ModelFamily.roberta, .distilbert, .electra], [ExitTask.classify, .label])
+    func familyGradientsMatchFiniteDifferences(_ family: ModelFamily, task: ExitTask) throws {
+        let dir = try TestModels.tinyPretrained(family: family)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let settings = ExitSettings(task: task, labels: ["a", "b", "c"], exits: [1, 2])
+        try Self.check("\(family.rawValue)/\(task.rawValue)", pretrained: dir, settings: settings, stage: .joint)
+    }
+
+    /// The analytic gradient of `stage`'s loss on a model made from `dir` against finite differences.
+    static func check(_ name: String, pretrained dir: URL, settings: ExitSettings, stage: TrainingStage,
+                      sourceLocation: SourceLocation = #_sourceLocation) throws {
         let model = try MultiExitModel.create(pretrained: dir, settings: settings, seed: 3)
         TestModels.enlargeHeadWeights(model)
         let trainer = Trainer(model: model, options: TrainingOptions())
-        let batch = Self.batch(task: c.task)
+        let batch = Self.batch(task: settings.task)
         _ = try trainer.lossAndGradients(batch, stage: stage, pass: .deterministic())
         let analytic = trainer.grads.storage.array
         let count = model.store.storage.count
@@ -57,14 +73,15 @@ import Testing
             for k in 0..<min(e.count, 4) { indices.append(e.offset + (k * 7919) % e.count) }
         }
         let storage = model.store.storage.pointer
-        checkGradient("\(c.testDescription) \(stage.rawValue)", parameters: &params, analytic: analytic, h: 1e-2,
-                      tolerance: 2e-2, absoluteFloor: 1e-3, indices: indices) { p in
+        checkGradient("\(name) \(stage.rawValue)", parameters: &params, analytic: analytic, h: 1e-2,
+                      tolerance: 2e-2, absoluteFloor: 1e-3, indices: indices, sourceLocation: sourceLocation) { p in
             p.withUnsafeBufferPointer { storage.update(from: $0.baseAddress!, count: count) }
             return (try? trainer.lossAndGradients(batch, stage: stage, pass: .deterministic())) ?? .nan
         }
         // Parameters a stage does not train get no gradient.
         for e in model.store.entries where !stage.trainsBackbone && !e.name.hasPrefix("exits.") {
-            #expect((0..<e.count).allSatisfy { analytic[e.offset + $0] == 0 }, "\(e.name) got a gradient in \(stage.rawValue)")
+            #expect((0..<e.count).allSatisfy { analytic[e.offset + $0] == 0 }, "\(e.name) got a gradient in \(stage.rawValue)",
+                    sourceLocation: sourceLocation)
         }
     }
 }

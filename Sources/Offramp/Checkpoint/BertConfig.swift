@@ -1,12 +1,14 @@
 import Foundation
 
-/// A Hugging Face `BertConfig` (config.json), every field with the defaults
-/// of transformers' `BertConfig.__init__`, so a file that omits a field means
-/// what it means to transformers.
+/// A Hugging Face encoder config (config.json) of the BERT family
+/// (`ModelFamily`: BERT, RoBERTa, XLM-R, DistilBERT, ELECTRA), every field
+/// with the defaults of that family's transformers config class, so a file
+/// that omits a field means what it means to transformers. Fields carry
+/// BERT's names here; DistilBERT's own (`dim`, `n_layers`...) are read and
+/// written by `BertConfigJSON`.
 ///
-/// Keys Offramp does not interpret (architectures, model_type,
-/// transformers_version, an "offramp" section...) are kept in `extra` and
-/// written back by `save`.
+/// Keys Offramp does not interpret (architectures, transformers_version, an
+/// "offramp" section...) are kept in `extra` and written back by `save`.
 public struct BertConfig: Sendable, Equatable {
     public var vocabSize = 30522
     public var hiddenSize = 768
@@ -24,6 +26,10 @@ public struct BertConfig: Sendable, Equatable {
     public var positionEmbeddingType = "absolute"
     public var useCache = true
     public var classifierDropout: Double? = nil
+    /// `model_type`: which member of the family (written back as such).
+    public var family: ModelFamily = .bert
+    /// ELECTRA's embedding width, projected up to `hiddenSize`; nil: `hiddenSize`.
+    public var embeddingSize: Int? = nil
     /// Every other key of the file, by its JSON name.
     public var extra: [String: JSONValue] = [:]
 
@@ -32,6 +38,33 @@ public struct BertConfig: Sendable, Equatable {
     /// Per-head width. (0 rather than a trap when the head count is not
     /// positive; `validate` reports that case.)
     public var headDim: Int { numAttentionHeads > 0 ? hiddenSize / numAttentionHeads : 0 }
+
+    /// The width of the embedding tables (ELECTRA's `embedding_size`, else H).
+    public var embeddingWidth: Int { embeddingSize ?? hiddenSize }
+
+    /// The position id of each sequence's first token (RoBERTa's padding_idx + 1, else 0).
+    public var firstPosition: Int { family.firstPosition(padTokenId: padTokenId) }
+
+    /// The most tokens an input may have: the position table's rows from `firstPosition` on
+    /// (RoBERTa's 514 rows hold 512).
+    public var maxTokens: Int { maxPositionEmbeddings - firstPosition }
+
+    /// `maxTokens` as the messages that enforce it say it.
+    public var maxTokensDescription: String {
+        firstPosition == 0 ? "max_position_embeddings = \(maxPositionEmbeddings)"
+            : "\(maxTokens) (max_position_embeddings \(maxPositionEmbeddings) from \(family.rawValue)'s first position \(firstPosition))"
+    }
+
+    /// The defaults of the family's transformers config class where they differ from BERT's.
+    mutating func applyFamilyDefaults() {
+        switch family {
+        case .bert, .distilbert: break  // DistilBERT's dim 768, n_heads 12, hidden_dim 3072 are BERT's; n_layers below
+        case .roberta: vocabSize = 50265; padTokenId = 1
+        case .xlmRoberta: padTokenId = 1
+        case .electra: embeddingSize = 128; hiddenSize = 256; numAttentionHeads = 4; intermediateSize = 1024
+        }
+        if family == .distilbert { numHiddenLayers = 6 }
+    }
 
     /// The activations the encoder implements, by their transformers names.
     public static let supportedActivations: Set<String> = ["gelu", "gelu_new", "gelu_pytorch_tanh", "relu"]
@@ -84,6 +117,13 @@ public struct BertConfig: Sendable, Equatable {
         ]
         for (field, value) in positive where value <= 0 {
             throw fail(field, "must be positive, got \(value)")
+        }
+        if let e = embeddingSize, e <= 0 { throw fail("embedding_size", "must be positive, got \(e)") }
+        if embeddingSize != nil && family != .electra {
+            throw fail("embedding_size", "applies to ELECTRA only (model_type is \"\(family.rawValue)\")")
+        }
+        guard maxTokens >= 2 else {
+            throw fail("max_position_embeddings", "(\(maxPositionEmbeddings)) leaves \(maxTokens) positions after \(family.rawValue)'s first position \(firstPosition); at least 2 are needed")
         }
         guard hiddenSize % numAttentionHeads == 0 else {
             throw fail("hidden_size", "(\(hiddenSize)) must be divisible by num_attention_heads (\(numAttentionHeads))")

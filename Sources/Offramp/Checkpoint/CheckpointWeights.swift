@@ -71,7 +71,12 @@ public final class CheckpointWeights: @unchecked Sendable {
         }
         let directory = index.deletingLastPathComponent()
         let files = try Set(weightMap.values).sorted().map { shard in
-            (name: shard, file: try SafeTensorsFile(url: directory.appendingPathComponent(shard)))
+            let url = directory.appendingPathComponent(shard)
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                let example = weightMap.first { $0.value == shard }!.key
+                throw OfframpError("\(path): weight_map names the shard \(shard) (it holds \(example), say), which is not in \(directory.path)")
+            }
+            return (name: shard, file: try SafeTensorsFile(url: url))
         }
         return try CheckpointWeights(path: path, files: files, weightMap: weightMap)
     }

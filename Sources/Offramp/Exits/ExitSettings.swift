@@ -32,6 +32,10 @@ public struct ExitSettings: Codable, Sendable, Equatable {
     public var labels: [String]
     public var head: HeadKind
     public var pooling: HeadPooling
+    /// The linear sequence head's activation after its pooler; nil: tanh
+    /// (BERT's). A HF DistilBERT or ELECTRA classifier's head, and exits
+    /// added to such a model, use their family's (`ModelFamily.headActivation`).
+    public var poolerActivation: PoolerActivation?
     /// 1-based layers with an exit (default: every layer).
     public var exits: [Int]
     /// The mode the checkpoint was last trained with (informational).
@@ -62,6 +66,7 @@ public struct ExitSettings: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case task, labels, head, pooling, exits
+        case poolerActivation = "pooler_activation"
         case trainingMode = "training_mode", fastbertWidth = "fastbert_width", fastbertHeads = "fastbert_heads"
         case maxLength = "max_length"
         case policy, retention
@@ -76,8 +81,8 @@ public struct ExitSettings: Codable, Sendable, Equatable {
             let data = try JSONEncoder().encode(value)
             let s = try JSONDecoder().decode(ExitSettings.self, from: data)
             try s.validate(layers: config.numHiddenLayers, file: file)
-            if let m = s.maxLength, m > config.maxPositionEmbeddings {
-                throw OfframpError("\(file): offramp.max_length \(m) is more than max_position_embeddings = \(config.maxPositionEmbeddings)")
+            if let m = s.maxLength, m > config.maxTokens {
+                throw OfframpError("\(file): offramp.max_length \(m) is more than the model's \(config.maxTokensDescription)")
             }
             return s
         } catch let e as OfframpError {
@@ -101,6 +106,9 @@ public struct ExitSettings: Codable, Sendable, Equatable {
         }
         guard fastbertWidth > 0, fastbertHeads > 0, fastbertWidth % fastbertHeads == 0 else {
             throw OfframpError("\(file): fastbert_width must be a positive multiple of fastbert_heads")
+        }
+        if poolerActivation != nil && (head != .linear || task != .classify) {
+            throw OfframpError("\(file): offramp.pooler_activation applies to linear sequence heads only")
         }
         if let maxLength, maxLength < 2 {
             throw OfframpError("\(file): offramp.max_length must be at least 2 ([CLS] and [SEP]), got \(maxLength)")

@@ -1,6 +1,6 @@
 import Foundation
 
-// MARK: - Out to HF transformers: the final exit as a BertFor*Classification
+// MARK: - Out to HF transformers: the final exit as a <Family>For*Classification
 
 extension MultiExitModel {
     /// The file beside an exported model.safetensors holding the other exits
@@ -8,16 +8,17 @@ extension MultiExitModel {
     public static let exportedExitsFile = "offramp_exits.safetensors"
 
     /// Writes `out` (replaced whole, atomically) as a directory HF transformers
-    /// loads as `BertForSequenceClassification` (classify) or
-    /// `BertForTokenClassification` (label): the encoder under `bert.`, the
-    /// final exit as `bert.pooler.dense` + `classifier` (sequence) or
-    /// `classifier` (token), and config.json with `architectures`, `id2label`,
-    /// `label2id`, `num_labels`. The lower exits go to `exportedExitsFile` and
+    /// loads as the model family's `...ForSequenceClassification` (classify)
+    /// or `...ForTokenClassification` (label), e.g. `BertForSequenceClassification`:
+    /// the encoder under the family's prefix and names (`bert.`, `roberta.`,
+    /// DistilBERT's `distilbert.transformer...`), the final exit as the
+    /// family's head (`HuggingFaceHead.keyAliases`), and config.json with
+    /// `architectures`, `id2label`, `label2id`, `num_labels`. The lower exits go to `exportedExitsFile` and
     /// the "offramp" section stays in config.json, so `MultiExitModel.load`
     /// reads the directory back as the same multi-exit model.
     ///
     /// Only what HF can compute is exported: linear heads, [CLS] pooling for
-    /// sequences, and a final exit after the last layer. HF runs the whole
+    /// sequences with the family's head activation, and a final exit after the last layer. HF runs the whole
     /// model: no early exit, no PoWER-BERT elimination.
     public func exportHuggingFace(to out: URL) throws {
         try requireFP32Weights("export hf")
@@ -30,8 +31,13 @@ extension MultiExitModel {
         guard settings.exits.last == config.numHiddenLayers else {
             throw OfframpError("export hf: the last exit is after layer \(settings.exits.last ?? 0), HF's head reads layer \(config.numHiddenLayers)")
         }
-        let aliases = HuggingFaceHead.keyAliases(settings)
-        let arch = settings.task == .classify ? "BertForSequenceClassification" : "BertForTokenClassification"
+        let family = config.family
+        if settings.task == .classify, (settings.poolerActivation ?? .tanh) != family.headActivation {
+            throw OfframpError("export hf: this model's sequence heads use \((settings.poolerActivation ?? .tanh).rawValue) after the pooler; "
+                + "\(family.classPrefix)ForSequenceClassification computes \(family.headActivation.rawValue)")
+        }
+        let aliases = HuggingFaceHead.keyAliases(settings, family: family)
+        let arch = family.classPrefix + (settings.task == .classify ? "ForSequenceClassification" : "ForTokenClassification")
         try replaceDirectoryAtomically(out) { tmp in
             var model = SafeTensorsWriter(), exits = SafeTensorsWriter()
             for e in store.entries {
@@ -41,7 +47,7 @@ extension MultiExitModel {
                 } else if e.name.hasPrefix("exits.") {
                     try exits.add(e.name, shape: e.shape, floats: values)
                 } else if !e.name.hasPrefix("pooler.") {  // the encoder's own pooler: HF's is the exit's
-                    try model.add("bert." + e.name, shape: e.shape, floats: values)
+                    try model.add(CheckpointKeys.huggingFace(e.name, family: family), shape: e.shape, floats: values)
                 }
             }
             model.metadata = ["format": "pt", "producer": "offramp"]
@@ -50,7 +56,6 @@ extension MultiExitModel {
             var cfg = config
             try settings.write(into: &cfg)
             cfg.extra["architectures"] = .array([.string(arch)])
-            cfg.extra["model_type"] = .string("bert")
             cfg.extra["id2label"] = .object(Dictionary(uniqueKeysWithValues: labels.enumerated().map { ("\($0)", .string($1)) }))
             cfg.extra["label2id"] = .object(Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, .number(Double($0))) }))
             cfg.extra["num_labels"] = .number(Double(labels.count))

@@ -25,7 +25,7 @@ public final class MultiExitModel: @unchecked Sendable {
     public var layerCount: Int { config.numHiddenLayers }
 
     /// Tokens per input at inference unless told otherwise: the training length, else 128.
-    public var defaultMaxLength: Int { settings.maxLength ?? min(128, config.maxPositionEmbeddings) }
+    public var defaultMaxLength: Int { settings.maxLength ?? min(128, config.maxTokens) }
 
     /// The retention configuration a choice stands for (nil: no elimination).
     public func resolve(_ choice: WordVectorRetention) throws -> Retention? {
@@ -75,14 +75,15 @@ public final class MultiExitModel: @unchecked Sendable {
         let hf = saved == nil ? try HuggingFaceHead.settings(config, file: configURL.path) : nil
         guard let settings = saved ?? hf else {
             throw OfframpError("\(configURL.path): not a multi-exit model (no \"offramp\" section, and its architectures name no "
-                + "BertForSequenceClassification or BertForTokenClassification); train one with `offramp train`")
+                + "\(config.family.classPrefix)ForSequenceClassification or \(config.family.classPrefix)ForTokenClassification); "
+                + "train one with `offramp train`")
         }
         let file = try CheckpointWeights.open(directory: directory)
         let (store, stored) = try BertEncoder.store(specs: specs(config, settings), config: config, weights: file, file: configURL.path)
         // A HF classifier, or an exported directory (`exportHuggingFace`): the final exit under HF's
         // names (tried first, used only where the file has them), the other exits beside.
         let exitsURL = directory.appendingPathComponent(exportedExitsFile)
-        let aliases = HuggingFaceHead.keyAliases(settings)
+        let aliases = HuggingFaceHead.keyAliases(settings, family: config.family)
         let besides = FileManager.default.fileExists(atPath: exitsURL.path)
             ? Set(store.entries.map(\.name).filter { $0.hasPrefix("exits.") && aliases[$0] == nil }) : []
         let missing = try store.load(from: file, optional: besides.union(["pooler.dense.weight", "pooler.dense.bias"]), aliases: aliases)
@@ -100,9 +101,15 @@ public final class MultiExitModel: @unchecked Sendable {
     /// weights from the checkpoint, heads initialised as HF initialises linear
     /// layers (normal(0, initializer_range), zero bias); the last exit's pooler
     /// starts from the checkpoint's pooler when it has one.
+    /// A linear sequence head's pooler activation defaults to the family's
+    /// (`ModelFamily.headActivation`), so that the exits look like its HF head.
     public static func create(pretrained directory: URL, settings: ExitSettings, seed: UInt64) throws -> MultiExitModel {
         let configURL = directory.appendingPathComponent("config.json")
         var config = try BertConfig.load(from: configURL)
+        var settings = settings
+        if settings.task == .classify, settings.head == .linear, settings.poolerActivation == nil {
+            settings.poolerActivation = HuggingFaceHead.defaultActivation(config.family)
+        }
         if let saved = try SavedQuantization.read(from: config, file: configURL.path) {
             throw saved.needsFP32("training", path: directory.path)
         }
@@ -124,8 +131,9 @@ public final class MultiExitModel: @unchecked Sendable {
         let hasPooler = !missing.contains("pooler.dense.weight")
         // A fine-tuned HF classifier with these labels: its head becomes the last exit (the teacher of distillation).
         if let hf = try HuggingFaceHead.settings(config, file: configURL.path), hf.task == settings.task, hf.labels == settings.labels,
-           settings.head == .linear, settings.pooling == .cls, settings.exits.last == config.numHiddenLayers {
-            let aliases = HuggingFaceHead.keyAliases(settings)
+           settings.head == .linear, settings.pooling == .cls, settings.exits.last == config.numHiddenLayers,
+           settings.poolerActivation == hf.poolerActivation {
+            let aliases = HuggingFaceHead.keyAliases(settings, family: config.family)
             for (name, stored) in aliases where file.tensors[stored] != nil {
                 try file.readFloats(stored, into: UnsafeMutableBufferPointer(start: store[name], count: store.entry(name)!.count))
             }

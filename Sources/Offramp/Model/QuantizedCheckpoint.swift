@@ -57,11 +57,11 @@ final class QuantizedEncoderWeights: @unchecked Sendable {
             }
         }
         self.linears = linears
-        let word = try reader.read(BertEmbeddings.wordTableName, shape: [c.vocabSize, c.hiddenSize], smoothed: false)
+        let word = try reader.read(BertEmbeddings.wordTableName, shape: [c.vocabSize, c.embeddingWidth], smoothed: false)
         let name = BertEmbeddings.wordTableName + ".weight"
         wordTable = try saved.precision == .int8
-            ? QuantizedTable(.int8(word.int8, scales: word.scales), rows: c.vocabSize, width: c.hiddenSize, name: name)
-            : QuantizedTable(.bf16(word.bf16), rows: c.vocabSize, width: c.hiddenSize, name: name)
+            ? QuantizedTable(.int8(word.int8, scales: word.scales), rows: c.vocabSize, width: c.embeddingWidth, name: name)
+            : QuantizedTable(.bf16(word.bf16), rows: c.vocabSize, width: c.embeddingWidth, name: name)
     }
 
     /// Bytes of everything packed here.
@@ -192,7 +192,7 @@ extension BertEncoder {
                 }
             }
         }
-        let wordKey = keyOf[BertEmbeddings.wordTableName]!, wordShape = [config.vocabSize, config.hiddenSize]
+        let wordKey = keyOf[BertEmbeddings.wordTableName]!, wordShape = [config.vocabSize, config.embeddingWidth]
         switch embeddings.wordTable?.values {
         case .int8(let q, let scales)?: try addInt8(wordKey, q, scales: scales, shape: wordShape, smoothing: nil)
         case .bf16(let bits)?: try addBF16(wordKey, bits, shape: wordShape)

@@ -27,7 +27,7 @@ public final class TextEncoder: @unchecked Sendable {
         let encoder = try BertEncoder.load(directory: directory)
         try encoder.prepare(precision: precision ?? encoder.precision)
         let tokenizer = try Tokenizers.load(directory: directory)
-        var maxLength = encoder.config.maxPositionEmbeddings
+        var maxLength = encoder.config.maxTokens
         let st = directory.appendingPathComponent("sentence_bert_config.json")
         if let data = FileManager.default.contents(atPath: st.path),
            let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
@@ -38,8 +38,8 @@ public final class TextEncoder: @unchecked Sendable {
     }
 
     public func setMaxLength(_ n: Int) throws {
-        guard n >= 2, n <= encoder.config.maxPositionEmbeddings else {
-            throw OfframpError("max length \(n) must be between 2 and max_position_embeddings = \(encoder.config.maxPositionEmbeddings)")
+        guard n >= 2, n <= encoder.config.maxTokens else {
+            throw OfframpError("max length \(n) must be between 2 and \(encoder.config.maxTokensDescription)")
         }
         maxLength = n
     }

@@ -14,7 +14,7 @@ struct ExportCommand: ParsableCommand {
 struct ExportHFCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hf",
-        abstract: "Write the model as HF transformers' BertForSequenceClassification / BertForTokenClassification (its final exit).",
+        abstract: "Write the model as HF transformers' <Family>ForSequenceClassification / ...ForTokenClassification (its final exit; BERT, RoBERTa, XLM-R, DistilBERT, ELECTRA).",
         discussion: """
             HF loads OUT with from_pretrained and computes the final exit at full depth. The other exits go to \
             OUT/offramp_exits.safetensors and the "offramp" section stays in config.json, so Offramp reads OUT \
@@ -35,7 +35,7 @@ struct ExportHFCommand: ParsableCommand {
         if m.settings.retention != nil || m.settings.policy != nil {
             printError("note: HF runs the whole model at full depth; the saved policy and PoWER-BERT configuration apply in Offramp only")
         }
-        printError("exported \(m.settings.task == .classify ? "BertForSequenceClassification" : "BertForTokenClassification") "
+        printError("exported \(m.config.family.classPrefix)\(m.settings.task == .classify ? "ForSequenceClassification" : "ForTokenClassification") "
             + "with \(m.labels.count) labels to \(out)")
     }
 }

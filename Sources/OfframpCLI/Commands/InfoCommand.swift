@@ -18,7 +18,7 @@ struct InfoCommand: ParsableCommand {
         let dir = URL(fileURLWithPath: directory)
         let config = try BertConfig.load(from: dir.appendingPathComponent("config.json"))
         let file = try CheckpointWeights.open(directory: dir)
-        print("model      \(dir.path)")
+        print("model      \(dir.path)   (\(config.family.rawValue)\(config.embeddingSize.map { ", embeddings \($0) wide" } ?? ""))")
         print("layers     \(config.numHiddenLayers)   hidden \(config.hiddenSize)   heads \(config.numAttentionHeads)   intermediate \(config.intermediateSize)")
         print("vocab      \(config.vocabSize)   positions \(config.maxPositionEmbeddings)   types \(config.typeVocabSize)   act \(config.hiddenAct)   eps \(config.layerNormEps)")
         let configPath = dir.appendingPathComponent("config.json").path

@@ -53,8 +53,8 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let (m, poolingReason) = try startingModel()
-        guard maxLength <= m.config.maxPositionEmbeddings else {
-            throw UsageError("--max-length \(maxLength) is more than the model's max_position_embeddings = \(m.config.maxPositionEmbeddings)")
+        guard maxLength <= m.config.maxTokens else {
+            throw UsageError("--max-length \(maxLength) is more than the model's \(m.config.maxTokensDescription)")
         }
         let labelSet = LabelSet(m.labels)
         let trainData = try loadExamples(training.train, task: task, labels: labelSet, tokenizer: m.tokenizer, maxLength: maxLength,

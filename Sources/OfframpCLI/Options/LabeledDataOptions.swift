@@ -13,8 +13,8 @@ struct LabeledDataOptions: ParsableArguments {
     }
 
     func examples(for model: MultiExitModel) throws -> [EncodedExample] {
-        if let maxLength, maxLength > model.config.maxPositionEmbeddings {
-            throw UsageError("--max-length \(maxLength) is more than the model's max_position_embeddings = \(model.config.maxPositionEmbeddings)")
+        if let maxLength, maxLength > model.config.maxTokens {
+            throw UsageError("--max-length \(maxLength) is more than the model's \(model.config.maxTokensDescription)")
         }
         return try loadLabeled(data, model: model, maxLength: maxLength)
     }

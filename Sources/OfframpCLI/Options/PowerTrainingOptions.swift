@@ -32,8 +32,8 @@ struct PowerTrainingOptions: ParsableArguments {
         let m = try MultiExitModel.load(directory: training.resume ? training.resumeSource : URL(fileURLWithPath: model))
         guard m.settings.task == .classify else { throw UsageError("--model \(model): PoWER-BERT needs a classification model (--task classify)") }
         let length = maxLength ?? m.defaultMaxLength
-        guard length <= m.config.maxPositionEmbeddings else {
-            throw UsageError("--max-length \(length) is more than the model's max_position_embeddings = \(m.config.maxPositionEmbeddings)")
+        guard length <= m.config.maxTokens else {
+            throw UsageError("--max-length \(length) is more than the model's \(m.config.maxTokensDescription)")
         }
         let train = try loadLabeled(training.train, model: m, maxLength: length)
         let dev = try training.dev.map { try loadLabeled($0, model: m, maxLength: length) } ?? []

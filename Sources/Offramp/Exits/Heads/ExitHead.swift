@@ -7,7 +7,8 @@ public final class HeadActivations: @unchecked Sendable {
     var pass: TrainingPass
     // Linear head
     let pooled = ReusableBuffer()        // (Q, H) [CLS] rows or the sequences' means
-    let poolerOutput = ReusableBuffer()  // (Q, H) tanh(pooler)
+    let poolerOutput = ReusableBuffer()  // (Q, H) activation(pooler)
+    let poolerInput = ReusableBuffer()   // (Q, H) pooler before a ReLU or GELU (their backward reads it)
     let dropped = ReusableBuffer()       // (Q, H) dropout(poolerOutput)
     let words = ReusableBuffer()         // (Q, H) token task: each word's first piece (dropped out in training)
     let mask = ReusableBuffer()          // (Q, H) dropout
@@ -51,7 +52,8 @@ public struct ExitHead: @unchecked Sendable {
         let e = "exits.\(layer)."
         switch s.head {
         case .linear:
-            kind = .linear(LinearHead(store, prefix: e, task: s.task, hidden: h, classes: classes, pooling: s.pooling))
+            kind = .linear(LinearHead(store, prefix: e, task: s.task, hidden: h, classes: classes, pooling: s.pooling,
+                                          activation: s.poolerActivation ?? .tanh))
         case .fastbert:
             kind = .fastbert(FastBertHead(store, prefix: e, hidden: h, width: s.fastbertWidth, heads: s.fastbertHeads, classes: classes))
         }

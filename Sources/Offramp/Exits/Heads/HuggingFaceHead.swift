@@ -2,24 +2,40 @@ import Foundation
 
 // MARK: - A fine-tuned HF classifier's head as the final exit
 
-/// HF transformers' `BertForSequenceClassification` and
-/// `BertForTokenClassification` as Offramp models with one exit, after the
-/// last layer, computing what HF computes: for sequences the pooler
-/// (dense + tanh on [CLS]) then `classifier`, which is exactly Offramp's
-/// linear head with [CLS] pooling; for tokens `classifier` on every token,
-/// read at each word's first piece. `id2label` gives the labels in id order.
-/// So `offramp eval` at full depth reproduces the HF model, and training
-/// (distill, two-stage) adds exits below the fine-tuned head.
+/// HF transformers' `<Family>ForSequenceClassification` and
+/// `<Family>ForTokenClassification` (BERT, RoBERTa, XLM-R, DistilBERT,
+/// ELECTRA) as Offramp models with one exit, after the last layer, computing
+/// what HF computes. For sequences every family's head is dense, an
+/// activation and a linear layer on the first token ([CLS] or <s>), which is
+/// exactly Offramp's linear head with [CLS] pooling: BERT's pooler (tanh) and
+/// `classifier`, RoBERTa's and XLM-R's `classifier.dense` (tanh) and
+/// `classifier.out_proj`, DistilBERT's `pre_classifier` (ReLU) and
+/// `classifier`, ELECTRA's `classifier.dense` (GELU) and `classifier.out_proj`.
+/// For tokens, `classifier` on every token, read at each word's first piece.
+/// `id2label` gives the labels in id order. So `offramp eval` at full depth
+/// reproduces the HF model, and training (distill, two-stage) adds exits
+/// below the fine-tuned head.
 enum HuggingFaceHead {
-    static let architectures: [String: ExitTask] = [
-        "BertForSequenceClassification": .classify, "BertForTokenClassification": .label,
-    ]
+    /// The task of a HF class name of `family`, if it is one of its classifiers.
+    static func task(_ architecture: String, family: ModelFamily) -> ExitTask? {
+        switch architecture {
+        case family.classPrefix + "ForSequenceClassification": return .classify
+        case family.classPrefix + "ForTokenClassification": return .label
+        default: return nil
+        }
+    }
+
+    /// The classifier class names Offramp reads, for messages.
+    static var supportedNames: String {
+        ModelFamily.allCases.map { "\($0.classPrefix)ForSequenceClassification / ...ForTokenClassification" }.joined(separator: ", ")
+    }
 
     /// The exit settings of a HF classifier's config.json, or nil when its
-    /// `architectures` name none of the supported heads.
+    /// `architectures` name none of its family's supported heads.
     static func settings(_ config: BertConfig, file: String) throws -> ExitSettings? {
         let names = config.extra["architectures"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        guard let arch = names.first(where: { architectures[$0] != nil }), let task = architectures[arch] else { return nil }
+        guard let arch = names.first(where: { task($0, family: config.family) != nil }),
+              let task = task(arch, family: config.family) else { return nil }
         if task == .classify, let problem = config.extra["problem_type"]?.stringValue, problem != "single_label_classification" {
             throw OfframpError("\(file): problem_type \"\(problem)\" is not supported: Offramp's exits are single-label classifiers "
                 + "(problem_type single_label_classification)")
@@ -36,21 +52,30 @@ enum HuggingFaceHead {
         }
         var settings = ExitSettings(task: task, labels: labels.map { $0! }, head: .linear, pooling: .cls,
                                     exits: [config.numHiddenLayers], trainingMode: "hf:\(arch)")
-        // Inputs may be as long as the position table (BERT's 512).
-        settings.maxLength = config.maxPositionEmbeddings
+        if task == .classify { settings.poolerActivation = defaultActivation(config.family) }
+        // Inputs may be as long as the position table allows (BERT's 512, RoBERTa's 514 - 2).
+        settings.maxLength = config.maxTokens
         try settings.validate(layers: config.numHiddenLayers, file: file)
         return settings
     }
 
-    /// The HF names of the final exit's parameters, by Offramp's names.
-    static func keyAliases(_ settings: ExitSettings) -> [String: String] {
+    /// The pooler activation of `family`'s sequence head as ExitSettings holds it (nil: tanh).
+    static func defaultActivation(_ family: ModelFamily) -> PoolerActivation? {
+        family.headActivation == .tanh ? nil : family.headActivation
+    }
+
+    /// The HF names of the final exit's parameters in `family`'s classifiers, by Offramp's names.
+    static func keyAliases(_ settings: ExitSettings, family: ModelFamily) -> [String: String] {
         let e = "exits.\(settings.exits.last!)."
-        var aliases = [e + "classifier.weight": "classifier.weight", e + "classifier.bias": "classifier.bias"]
-        if settings.task == .classify {
-            aliases[e + "pooler.weight"] = "bert.pooler.dense.weight"
-            aliases[e + "pooler.bias"] = "bert.pooler.dense.bias"
+        guard settings.task == .classify else { return [e + "classifier.weight": "classifier.weight", e + "classifier.bias": "classifier.bias"] }
+        let (dense, out): (String, String)
+        switch family {
+        case .bert: (dense, out) = ("bert.pooler.dense", "classifier")
+        case .roberta, .xlmRoberta, .electra: (dense, out) = ("classifier.dense", "classifier.out_proj")
+        case .distilbert: (dense, out) = ("pre_classifier", "classifier")
         }
-        return aliases
+        return [e + "pooler.weight": dense + ".weight", e + "pooler.bias": dense + ".bias",
+                e + "classifier.weight": out + ".weight", e + "classifier.bias": out + ".bias"]
     }
 }
 

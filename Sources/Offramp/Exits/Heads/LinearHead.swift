@@ -1,23 +1,27 @@
 // MARK: - The linear exit head (DeeBERT's highway, PABEE's classifier)
 
 /// `exits.<l>.*`. Sequence task: pooler dense(H→H) + tanh on the [CLS] row (or
-/// the mean of the sequence's rows), dropout, classifier(H→N). Token task:
+/// the mean of the sequence's rows), dropout, classifier(H→N); ReLU or GELU
+/// instead of tanh for DistilBERT's and ELECTRA's classifier heads. Token task:
 /// dropout, classifier(H→N) on each word's first piece (docs/methods.md#exit-heads).
 struct LinearHead: @unchecked Sendable {
     /// `pooler` (H, H); nil for the token task, which has none.
     let pooler: Linear?
     let classifier: Linear  // `classifier` (N, H)
     let pooling: HeadPooling
+    let activation: PoolerActivation
 
     static func parameterSpecs(task: ExitTask, hidden h: Int, classes n: Int, prefix e: String) -> [(name: String, shape: [Int])] {
         let classifier = [(e + "classifier.weight", [n, h]), (e + "classifier.bias", [n])]
         return task == .classify ? [(e + "pooler.weight", [h, h]), (e + "pooler.bias", [h])] + classifier : classifier
     }
 
-    init(_ p: ParameterStore, prefix e: String, task: ExitTask, hidden h: Int, classes n: Int, pooling: HeadPooling) {
+    init(_ p: ParameterStore, prefix e: String, task: ExitTask, hidden h: Int, classes n: Int, pooling: HeadPooling,
+         activation: PoolerActivation = .tanh) {
         pooler = task == .classify ? Linear(p, e + "pooler", inDim: h, outDim: h) : nil
         classifier = Linear(p, e + "classifier", inDim: h, outDim: n)
         self.pooling = pooling
+        self.activation = activation
     }
 
     var hidden: Int { classifier.inDim }
@@ -40,8 +44,15 @@ struct LinearHead: @unchecked Sendable {
             gatherRows(out: pooled, inp: x, rows: input.queryRows, width: h)
         }
         let act = acts.poolerOutput(q * h)
-        pooler.forward(act, pooled, rows: q)
-        tanhForward(out: act, inp: act, count: q * h)
+        switch activation {
+        case .tanh:
+            pooler.forward(act, pooled, rows: q)
+            tanhForward(out: act, inp: act, count: q * h)
+        case .relu, .gelu:
+            let pre = acts.poolerInput(q * h)
+            pooler.forward(pre, pooled, rows: q)
+            activationForward(out: act, inp: pre, count: q * h, activation: activation == .relu ? .relu : .gelu)
+        }
         var features = UnsafePointer(act)
         if training {
             let dropped = acts.dropped(q * h)
@@ -72,7 +83,12 @@ struct LinearHead: @unchecked Sendable {
         classifier.backward(dInp: dFeatures, dOut: dLogits, inp: features, rows: q, grads: grads)
         acts.pass.applyMask(dFeatures, count: q * h, mask: acts.mask)
         let dPre = ws.zeroed("head.grad.pre", q * h)
-        tanhBackward(dInp: dPre, dOut: dFeatures, output: act, count: q * h)
+        switch activation {
+        case .tanh: tanhBackward(dInp: dPre, dOut: dFeatures, output: act, count: q * h)
+        case .relu, .gelu:
+            activationBackward(dInp: dPre, dOut: dFeatures, preActivation: acts.poolerInput(q * h), count: q * h,
+                               activation: activation == .relu ? .relu : .gelu)
+        }
         guard grads != nil || dX != nil else { return }
         let dPooled = ws.zeroed("head.grad.pooled", q * h)
         pooler.backward(dInp: dX == nil ? nil : dPooled, dOut: dPre, inp: acts.pooled(q * h), rows: q, grads: grads)
