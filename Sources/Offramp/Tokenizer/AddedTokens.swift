@@ -17,6 +17,34 @@ struct AddedToken: Sendable, Equatable {
     var singleWord = false
 }
 
+// MARK: Lookups every tokenizer shares
+
+extension Array where Element == AddedToken {
+    /// HF's `token_to_id`: an added token whose content is exactly `token`, else
+    /// the model's id for it (`model`).
+    func id(for token: String, model: (String) -> Int32?) -> Int32? {
+        first { $0.content.unicodeScalars.elementsEqual(token.unicodeScalars) }?.id ?? model(token)
+    }
+
+    /// HF's `id_to_token`: the added token with this id, else the model's token
+    /// string at that index of `modelTokens` (`[String]`, or `[String?]` where
+    /// ids have gaps), nil outside it.
+    func token<Tokens: RandomAccessCollection<String?>>(for id: Int32, modelTokens: Tokens) -> String? where Tokens.Index == Int {
+        if let added = first(where: { $0.id == id }) { return added.content }
+        guard id >= 0, Int(id) < modelTokens.count else { return nil }
+        return modelTokens[Int(id)]
+    }
+
+    func token(for id: Int32, modelTokens: [String]) -> String? {
+        token(for: id, modelTokens: modelTokens.lazy.map { Optional($0) })
+    }
+
+    /// One more than the largest id among the model's `modelTokenCount` tokens and these.
+    func vocabularySize(modelTokenCount: Int) -> Int {
+        Swift.max(modelTokenCount, (map { Int($0.id) }.max() ?? -1) + 1)
+    }
+}
+
 /// Finds added tokens in a scalar buffer as HF's `AddedVocabulary::find_matches`
 /// does: leftmost first and longest at a given position (the aho-corasick
 /// `LeftmostLongest` HF uses); a `singleWord` token glued to a word character is

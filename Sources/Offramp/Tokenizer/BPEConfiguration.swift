@@ -38,15 +38,7 @@ extension BPETokenizer {
             // 0 is no dropout (HF treats it so); anything else is random and cannot match.
             guard case let .number(p) = d, p == 0 else { throw fail("model.dropout must be null: BPE dropout is random, not supported") }
         }
-        guard let vocabMembers = m["vocab"]?.members else { throw fail("model.vocab must be an object of token: id") }
-        var vocabulary: [(token: String, id: Int32)] = []
-        vocabulary.reserveCapacity(vocabMembers.count)
-        for (token, value) in vocabMembers {
-            guard let id = value.int, let id32 = Int32(exactly: id) else {
-                throw fail("model.vocab[\(quotedToken(token))] must be an integer id")
-            }
-            vocabulary.append((token, id32))
-        }
+        let vocabulary = try TokenizerJSONFile.vocabularyObject(m, fail)
         guard let list = m["merges"]?.array else { throw fail("model.merges must be a list") }
         var merges: [(String, String)] = []
         var fields: [String] = []

@@ -67,22 +67,11 @@ public final class BPETokenizer: TextTokenizer {
 
     // MARK: Vocabulary
 
-    public var vocabularySize: Int {
-        max(c.model.tokens.count, (c.addedTokens.map { Int($0.id) }.max() ?? -1) + 1)
-    }
+    public var vocabularySize: Int { c.addedTokens.vocabularySize(modelTokenCount: c.model.tokens.count) }
 
-    public func id(for token: String) -> Int32? {
-        if let added = c.addedTokens.first(where: { $0.content.unicodeScalars.elementsEqual(token.unicodeScalars) }) {
-            return added.id
-        }
-        return c.model.id(for: token)
-    }
+    public func id(for token: String) -> Int32? { c.addedTokens.id(for: token, model: c.model.id(for:)) }
 
-    public func token(for id: Int32) -> String? {
-        if let added = c.addedTokens.first(where: { $0.id == id }) { return added.content }
-        guard id >= 0, Int(id) < c.model.tokens.count else { return nil }
-        return c.model.tokens[Int(id)]
-    }
+    public func token(for id: Int32) -> String? { c.addedTokens.token(for: id, modelTokens: c.model.tokens) }
 
     // MARK: Encoding
 

@@ -20,15 +20,7 @@ extension WordPieceConfiguration {
         guard let modelJSON = json["model"], modelJSON.members != nil else { throw fail("no \"model\" object") }
         let modelType = modelJSON["type"]?.string ?? "(none)"
         guard modelType == "WordPiece" else { throw fail("model.type is \(modelType); only WordPiece is supported") }
-        guard let vocabMembers = modelJSON["vocab"]?.members else { throw fail("model.vocab must be an object of token: id") }
-        var vocabulary: [(token: String, id: Int32)] = []
-        vocabulary.reserveCapacity(vocabMembers.count)
-        for (token, value) in vocabMembers {
-            guard let id = value.int, let id32 = Int32(exactly: id) else {
-                throw fail("model.vocab[\(quotedToken(token))] must be an integer id")
-            }
-            vocabulary.append((token, id32))
-        }
+        let vocabulary = try TokenizerJSONFile.vocabularyObject(modelJSON, fail)
         let unk = try string(modelJSON, "unk_token", default: "[UNK]", field: "model.unk_token", fail)
         let prefix = try string(modelJSON, "continuing_subword_prefix", default: "##",
                                 field: "model.continuing_subword_prefix", fail)
@@ -102,6 +94,20 @@ enum TokenizerJSONFile {
         let bytes = try readTokenizerFile(url, missing: "tokenizer file not found", unreadable: "cannot read")
         let json = try TokenizerJSONReader.parse(bytes, source: source)
         return (json, source, { OfframpError("\(source): \($0)") })
+    }
+
+    /// `model.vocab` as WordPiece and BPE write it: an object of token: id.
+    static func vocabularyObject(_ model: TokenizerJSON, _ fail: (String) -> OfframpError) throws -> [(token: String, id: Int32)] {
+        guard let members = model["vocab"]?.members else { throw fail("model.vocab must be an object of token: id") }
+        var vocabulary: [(token: String, id: Int32)] = []
+        vocabulary.reserveCapacity(members.count)
+        for (token, value) in members {
+            guard let id = value.int, let id32 = Int32(exactly: id) else {
+                throw fail("model.vocab[\(quotedToken(token))] must be an integer id")
+            }
+            vocabulary.append((token, id32))
+        }
+        return vocabulary
     }
 
     /// Added tokens: matched before the model; at a given position the longest wins.

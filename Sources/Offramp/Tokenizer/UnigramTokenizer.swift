@@ -68,22 +68,11 @@ public final class UnigramTokenizer: TextTokenizer {
 
     // MARK: Vocabulary
 
-    public var vocabularySize: Int {
-        max(c.model.pieces.count, (c.addedTokens.map { Int($0.id) }.max() ?? -1) + 1)
-    }
+    public var vocabularySize: Int { c.addedTokens.vocabularySize(modelTokenCount: c.model.pieces.count) }
 
-    public func id(for token: String) -> Int32? {
-        if let added = c.addedTokens.first(where: { $0.content.unicodeScalars.elementsEqual(token.unicodeScalars) }) {
-            return added.id
-        }
-        return c.model.id(for: token)
-    }
+    public func id(for token: String) -> Int32? { c.addedTokens.id(for: token, model: c.model.id(for:)) }
 
-    public func token(for id: Int32) -> String? {
-        if let added = c.addedTokens.first(where: { $0.id == id }) { return added.content }
-        guard id >= 0, Int(id) < c.model.pieces.count else { return nil }
-        return c.model.pieces[Int(id)]
-    }
+    public func token(for id: Int32) -> String? { c.addedTokens.token(for: id, modelTokens: c.model.pieces) }
 
     // MARK: Encoding
 

@@ -128,23 +128,12 @@ public final class WordPieceTokenizer: TextTokenizer {
 
     // MARK: Vocabulary
 
-    public var vocabularySize: Int {
-        max(model.tokens.count, (addedTokens.map { Int($0.id) }.max() ?? -1) + 1)
-    }
+    public var vocabularySize: Int { addedTokens.vocabularySize(modelTokenCount: model.tokens.count) }
 
     /// Added tokens first, then the WordPiece vocabulary, as HF's `token_to_id`.
-    public func id(for token: String) -> Int32? {
-        if let added = addedTokens.first(where: { $0.content.unicodeScalars.elementsEqual(token.unicodeScalars) }) {
-            return added.id
-        }
-        return model.id(for: token)
-    }
+    public func id(for token: String) -> Int32? { addedTokens.id(for: token, model: model.id(for:)) }
 
-    public func token(for id: Int32) -> String? {
-        if let added = addedTokens.first(where: { $0.id == id }) { return added.content }
-        guard id >= 0, Int(id) < model.tokens.count else { return nil }
-        return model.tokens[Int(id)]
-    }
+    public func token(for id: Int32) -> String? { addedTokens.token(for: id, modelTokens: model.tokens) }
 
     /// Special tokens the template adds: 2 for a BERT single text, 3 for a pair.
     public func specialTokenCount(pair: Bool) -> Int { template.addedCount(pair: pair) }
