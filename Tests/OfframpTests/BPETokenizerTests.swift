@@ -42,11 +42,7 @@ struct BPETokenizerTests {
         let fixture = try SentenceFixture(TestSupport.fixture("tokenizer-bpe/mr.txt.gz"))
         let texts = try TokenizerCorpora.movieReviews()
         try fixture.checkCorpus(count: texts.count, checksum: TokenizerCorpora.checksum(texts: texts), name: "MR")
-        var failures: [String] = []
-        for (i, text) in texts.enumerated() {
-            let encoding = try tokenizer.encode(text)
-            if let difference = fixture.rows[i].difference(from: encoding) { failures.append("MR line \(i + 1): \(difference)") }
-        }
+        let failures = try fixture.failures(texts, label: { "MR line \($0 + 1)" }, encode: { try tokenizer.encode($0) })
         #expect(failures.isEmpty, "\(failures.count) of \(texts.count) sentences differ; first: \(failures.prefix(3))")
     }
 
@@ -59,12 +55,8 @@ struct BPETokenizerTests {
             for (suffix, tokenizer) in [("", plain), ("_prefix", prefix)] {
                 let fixture = try SentenceFixture(TestSupport.fixture("tokenizer-bpe/\(name)\(suffix).txt.gz"))
                 try fixture.checkCorpus(count: sentences.count, checksum: TokenizerCorpora.checksum(sentences: sentences), name: name)
-                var failures: [String] = []
-                for (i, words) in sentences.enumerated() {
-                    if let difference = fixture.rows[i].difference(from: try tokenizer.encode(words: words)) {
-                        failures.append("\(name)\(suffix) sentence \(i): \(difference)")
-                    }
-                }
+                let failures = try fixture.failures(sentences, label: { "\(name)\(suffix) sentence \($0)" },
+                                                    encode: { try tokenizer.encode(words: $0) })
                 #expect(failures.isEmpty, "\(failures.count) of \(sentences.count) differ; first: \(failures.prefix(3))")
             }
         }

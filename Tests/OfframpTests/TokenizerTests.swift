@@ -17,12 +17,8 @@ struct TokenizerTests {
         let fixture = try SentenceFixture(TestSupport.fixture("tokenizer/mr.txt.gz"))
         let texts = try TokenizerCorpora.movieReviews()
         try fixture.checkCorpus(count: texts.count, checksum: TokenizerCorpora.checksum(texts: texts), name: "MR")
-        var failures: [String] = []
-        for (i, text) in texts.enumerated() {
-            let encoding = try tokenizer.encode(text)
-            if let difference = fixture.rows[i].difference(from: encoding) { failures.append("MR line \(i + 1): \(difference)") }
-            if encoding.typeIds.contains(where: { $0 != 0 }) { failures.append("MR line \(i + 1): non-zero type id") }
-        }
+        let failures = try fixture.failures(texts, label: { "MR line \($0 + 1)" }, encode: { try tokenizer.encode($0) },
+                                            also: { $0.typeIds.contains { $0 != 0 } ? "non-zero type id" : nil })
         #expect(failures.isEmpty, "\(failures.count) of \(texts.count) sentences differ; first: \(failures.prefix(3))")
     }
 
@@ -40,11 +36,7 @@ struct TokenizerTests {
         let tokenizer = try TokenizerTestData.tokenizer()
         let fixture = try SentenceFixture(TestSupport.fixture("tokenizer/\(name).txt.gz"))
         try fixture.checkCorpus(count: sentences.count, checksum: TokenizerCorpora.checksum(sentences: sentences), name: name)
-        var failures: [String] = []
-        for (i, words) in sentences.enumerated() {
-            let encoding = try tokenizer.encode(words: words)
-            if let difference = fixture.rows[i].difference(from: encoding) { failures.append("\(name) sentence \(i): \(difference)") }
-        }
+        let failures = try fixture.failures(sentences, label: { "\(name) sentence \($0)" }, encode: { try tokenizer.encode(words: $0) })
         #expect(failures.isEmpty, "\(failures.count) of \(sentences.count) sentences differ; first: \(failures.prefix(3))")
     }
 
@@ -514,6 +506,20 @@ struct SentenceFixture {
             row.offsets = Self.integers(fields[2])
             rows.append(row)
         }
+    }
+
+    /// Each input encoded and compared with its row, in order: "label(i): what
+    /// differs" for every input that differs, and likewise whatever `also`
+    /// reports of an encoding.
+    func failures<Input>(_ inputs: [Input], label: (Int) -> String, encode: (Input) throws -> Encoding,
+                         also: (Encoding) -> String? = { _ in nil }) rethrows -> [String] {
+        var failures: [String] = []
+        for (i, input) in inputs.enumerated() {
+            let encoding = try encode(input)
+            if let difference = rows[i].difference(from: encoding) { failures.append("\(label(i)): \(difference)") }
+            if let problem = also(encoding) { failures.append("\(label(i)): \(problem)") }
+        }
+        return failures
     }
 
     /// Fails clearly when the corpus read here is not the one the fixture was made from.
