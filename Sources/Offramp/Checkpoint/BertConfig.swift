@@ -58,12 +58,13 @@ public struct BertConfig: Sendable, Equatable {
     /// The defaults of the family's transformers config class where they differ from BERT's.
     mutating func applyFamilyDefaults() {
         switch family {
-        case .bert, .distilbert: break  // DistilBERT's dim 768, n_heads 12, hidden_dim 3072 are BERT's; n_layers below
+        case .bert: break
+        // dim 768, n_heads 12 and hidden_dim 3072 are BERT's; no token types (one row, never read).
+        case .distilbert: numHiddenLayers = 6; typeVocabSize = 1
         case .roberta: vocabSize = 50265; padTokenId = 1
         case .xlmRoberta: padTokenId = 1
         case .electra: embeddingSize = 128; hiddenSize = 256; numAttentionHeads = 4; intermediateSize = 1024
         }
-        if family == .distilbert { numHiddenLayers = 6 }
     }
 
     /// The activations the encoder implements, by their transformers names.

@@ -78,7 +78,6 @@ extension BertConfig {
             family = try ModelFamily(modelType: name, file: file)
         }
         applyFamilyDefaults()
-        if family == .distilbert { typeVocabSize = 1 }
         var bertName: [String: String] = [:]
         for known in Self.knownKeys { if let name = Self.jsonName(known, family) { bertName[name] = known } }
         for (fileKey, value) in members where fileKey != "model_type" {
