@@ -113,6 +113,21 @@ import Testing
         }
     }
 
+    /// The saved head activation: an unknown name, or one on heads that have no pooler, names the section and field.
+    @Test func badPoolerActivationsAreNamed() throws {
+        var config = try BertConfig.load(from: Self.directory("distilbert-base").appendingPathComponent("config.json"))
+        for (task, head, activation, mention) in [(ExitTask.classify, HeadKind.linear, JSONValue.string("sigmoid"), "sigmoid"),
+                                                  (.label, .linear, .string("relu"), "pooler_activation applies to linear sequence heads only"),
+                                                  (.classify, .fastbert, .string("gelu"), "pooler_activation applies to linear sequence heads only")] {
+            try ExitSettings(task: task, labels: ["a", "b"], head: head, exits: [2]).write(into: &config)
+            guard case var .object(section) = config.extra["offramp"]! else { Issue.record("no offramp section"); return }
+            section["pooler_activation"] = activation
+            config.extra["offramp"] = .object(section)
+            let error = #expect(throws: OfframpError.self) { try ExitSettings.read(from: config, file: "m/config.json") }
+            #expect(error?.message.contains("m/config.json") == true && error?.message.contains(mention) == true, "\(error?.message ?? "")")
+        }
+    }
+
     /// A classifier head with another number of labels than id2label says: the tensor is named with both shapes.
     @Test func wrongLabelCountNamesTheHeadTensor() throws {
         let dir = try TestSupport.temporaryDirectory()
