@@ -120,7 +120,7 @@ import Testing
 
         let info = try F.succeed(["info", try F.classifier.get().path, "--tensors"])
         #expect(info.stdout.contains("layers     4   hidden 16"), "\(info.transcript)")
-        #expect(info.stdout.contains("exits      classify, linear heads after layers 1,2,3,4"), "\(info.transcript)")
+        #expect(info.stdout.contains("exits      classify after layers 1,2,3,4: linear/mean heads"), "\(info.transcript)")
         #expect(info.stdout.contains("exits.4."), "--tensors lists the heads' tensors")
     }
 }

@@ -99,6 +99,45 @@ import Testing
         #expect(try other.allExitLogits(ExampleBatch(examples))[1].count == 2 * examples.count)
     }
 
+    /// FastBERT's recipe on a HF classifier: its head stays the final exit
+    /// (linear on [CLS], reproducing HF), while the students below it pool
+    /// the mean of the tokens or are FastBERT heads; the export carries the
+    /// HF head and keeps the students beside it.
+    @Test func studentsOfAnyKindBelowTheHFHead() throws {
+        let ref = try SafeTensorsFile(url: Self.reference)
+        let examples = try Self.hfIds(ref, "seq").map { EncodedExample(ids: $0, typeIds: $0.map { _ in 0 }, queryPositions: [0], labels: [-1]) }
+        let want = try ref.floats("seq.logits"), scale = want.map(abs).max()!
+        let labels = ["negative", "neutral", "positive"]
+        var mean = ExitSettings(task: .classify, labels: labels, pooling: .mean, exits: [1, 2])
+        mean.maxLength = 64
+        var plainMean = mean
+        mean.huggingFaceFinalExit = true
+        let model = try MultiExitModel.create(pretrained: Self.directory("seq"), settings: mean, seed: 3)
+        let logits = try model.allExitLogits(ExampleBatch(examples))
+        #expect(zip(logits[1], want).allSatisfy { abs($0 - $1) <= 1e-4 * scale }, "the final exit is HF's head")
+        // The student is mean-pooled: the same as exit 1 of an all-mean model from the same seed, unlike a [CLS] one.
+        plainMean.huggingFaceFinalExit = nil
+        #expect(try MultiExitModel.create(pretrained: Self.directory("seq"), settings: plainMean, seed: 3).allExitLogits(ExampleBatch(examples))[0] == logits[0])
+        var cls = mean
+        cls.pooling = .cls
+        #expect(try MultiExitModel.create(pretrained: Self.directory("seq"), settings: cls, seed: 3).allExitLogits(ExampleBatch(examples))[0] != logits[0])
+        #expect(model.settings.headsDescription == "linear/mean heads below the HF classifier's head (linear on [CLS])")
+
+        var fastbert = mean
+        fastbert.head = .fastbert
+        let students = try MultiExitModel.create(pretrained: Self.directory("seq"), settings: fastbert, seed: 3)
+        #expect(students.store.entry("exits.1.reduce.weight") != nil && students.store.entry("exits.2.pooler.weight") != nil)
+        #expect(zip(try students.allExitLogits(ExampleBatch(examples))[1], want).allSatisfy { abs($0 - $1) <= 1e-4 * scale })
+        for m in [model, students] {
+            let out = try TestSupport.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: out) }
+            try m.exportHuggingFace(to: out)
+            let back = try MultiExitModel.load(directory: out)
+            #expect(back.settings == m.settings)
+            #expect(try back.allExitLogits(ExampleBatch(examples)) == m.allExitLogits(ExampleBatch(examples)))
+        }
+    }
+
     /// `exportHuggingFace`: HF's names and config fields, and Offramp reads the directory back as the same multi-exit model.
     @Test func exportWritesHFNamesAndReadsBack() throws {
         let out = try TestSupport.temporaryDirectory()

@@ -38,6 +38,14 @@ public struct ExitSettings: Codable, Sendable, Equatable {
     public var poolerActivation: PoolerActivation?
     /// 1-based layers with an exit (default: every layer).
     public var exits: [Int]
+    /// The final exit is a fine-tuned HF classifier's head (`HuggingFaceHead`:
+    /// linear on [CLS], the family's activation), whatever `head` and
+    /// `pooling` say of the exits below it. FastBERT's recipe keeps the
+    /// teacher exactly as HF computes it, while the students distilled from
+    /// it may pool the mean of the tokens or attend over them, which the
+    /// shallow layers of a [CLS]-tuned model need (their [CLS] vectors
+    /// still carry little of the sentence).
+    public var huggingFaceFinalExit: Bool?
     /// The mode the checkpoint was last trained with (informational).
     public var trainingMode: String?
     /// Width of the FastBERT head.
@@ -67,11 +75,30 @@ public struct ExitSettings: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case task, labels, head, pooling, exits
         case poolerActivation = "pooler_activation"
+        case huggingFaceFinalExit = "hf_final_exit"
         case trainingMode = "training_mode", fastbertWidth = "fastbert_width", fastbertHeads = "fastbert_heads"
         case maxLength = "max_length"
         case policy, retention
         case extractSelection = "extract_selection"
         case guarantee
+    }
+
+    /// Whether the exit after `layer` is the HF classifier's head (`huggingFaceFinalExit`).
+    func isHuggingFaceHead(_ layer: Int) -> Bool { huggingFaceFinalExit == true && layer == exits.last }
+
+    /// The kind of the exit after `layer`: `head`, but the HF head stays linear.
+    public func head(at layer: Int) -> HeadKind { isHuggingFaceHead(layer) ? .linear : head }
+
+    /// The pooling of the exit after `layer`: `pooling`, but the HF head reads [CLS].
+    public func pooling(at layer: Int) -> HeadPooling { isHuggingFaceHead(layer) ? .cls : pooling }
+
+    /// The kind (and for sequences the pooling) of the exits, for messages:
+    /// "linear/mean heads", "linear/mean heads below the HF classifier's head (linear on [CLS])".
+    public var headsDescription: String {
+        let kind = task == .classify ? "\(head.rawValue)/\(pooling.rawValue)" : head.rawValue
+        guard huggingFaceFinalExit == true else { return kind + " heads" }
+        let hf = task == .classify ? "the HF classifier's head (linear on [CLS])" : "the HF classifier's head"
+        return exits.count == 1 ? hf : "\(kind) heads below \(hf)"
     }
 
     /// Reads the section from a config's extra keys; nil when the config has none.
@@ -107,7 +134,7 @@ public struct ExitSettings: Codable, Sendable, Equatable {
         guard fastbertWidth > 0, fastbertHeads > 0, fastbertWidth % fastbertHeads == 0 else {
             throw OfframpError("\(file): fastbert_width must be a positive multiple of fastbert_heads")
         }
-        if poolerActivation != nil && (head != .linear || task != .classify) {
+        if poolerActivation != nil && (task != .classify || (head != .linear && huggingFaceFinalExit != true)) {
             throw OfframpError("\(file): offramp.pooler_activation applies to linear sequence heads only")
         }
         if let maxLength, maxLength < 2 {

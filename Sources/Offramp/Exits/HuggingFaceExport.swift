@@ -17,19 +17,20 @@ extension MultiExitModel {
     /// the "offramp" section stays in config.json, so `MultiExitModel.load`
     /// reads the directory back as the same multi-exit model.
     ///
-    /// Only what HF can compute is exported: linear heads, [CLS] pooling for
-    /// sequences with the family's head activation, and a final exit after the last layer. HF runs the whole
+    /// Only what HF can compute is exported: a linear final exit after the
+    /// last layer, on [CLS] for sequences, with the family's head activation
+    /// (the exits below it may be of any kind: they stay Offramp's). HF runs the whole
     /// model: no early exit, no PoWER-BERT elimination.
     public func exportHuggingFace(to out: URL) throws {
         try requireFP32Weights("export hf")
-        guard settings.head == .linear else {
-            throw OfframpError("export hf: this model's exits are FastBERT heads, which HF's classifiers cannot compute (linear heads can)")
-        }
-        guard settings.task == .label || settings.pooling == .cls else {
-            throw OfframpError("export hf: this model's exits pool the mean of the tokens; HF's pooler reads [CLS] (train with --pooling cls)")
-        }
-        guard settings.exits.last == config.numHiddenLayers else {
+        guard let last = settings.exits.last, last == config.numHiddenLayers else {
             throw OfframpError("export hf: the last exit is after layer \(settings.exits.last ?? 0), HF's head reads layer \(config.numHiddenLayers)")
+        }
+        guard settings.head(at: last) == .linear else {
+            throw OfframpError("export hf: this model's final exit is a FastBERT head, which HF's classifiers cannot compute (linear heads can)")
+        }
+        guard settings.task == .label || settings.pooling(at: last) == .cls else {
+            throw OfframpError("export hf: this model's final exit pools the mean of the tokens; HF's pooler reads [CLS] (train with --pooling cls)")
         }
         let family = config.family
         if settings.task == .classify, (settings.poolerActivation ?? .tanh) != family.headActivation {

@@ -107,7 +107,7 @@ public final class MultiExitModel: @unchecked Sendable {
         let configURL = directory.appendingPathComponent("config.json")
         var config = try BertConfig.load(from: configURL)
         var settings = settings
-        if settings.task == .classify, settings.head == .linear, settings.poolerActivation == nil {
+        if settings.task == .classify, settings.head(at: settings.exits.last ?? 0) == .linear, settings.poolerActivation == nil {
             settings.poolerActivation = HuggingFaceHead.defaultActivation(config.family)
         }
         if let saved = try SavedQuantization.read(from: config, file: configURL.path) {
@@ -131,7 +131,8 @@ public final class MultiExitModel: @unchecked Sendable {
         let hasPooler = !missing.contains("pooler.dense.weight")
         // A fine-tuned HF classifier with these labels: its head becomes the last exit (the teacher of distillation).
         if let hf = try HuggingFaceHead.settings(config, file: configURL.path), hf.task == settings.task, hf.labels == settings.labels,
-           settings.head == .linear, settings.pooling == .cls, settings.exits.last == config.numHiddenLayers,
+           let last = settings.exits.last, last == config.numHiddenLayers,
+           settings.head(at: last) == .linear, settings.pooling(at: last) == .cls,
            settings.poolerActivation == hf.poolerActivation {
             let aliases = HuggingFaceHead.keyAliases(settings, family: config.family)
             for (name, stored) in aliases where file.tensors[stored] != nil {

@@ -39,7 +39,7 @@ struct InfoCommand: ParsableCommand {
         print("encoder    \(encoderParams) parameters expected from config.json")
         print("BLAS       OpenBLAS \(BLASKernels.coreName) kernels, \(Threads.count) threads")
         if let settings = try ExitSettings.read(from: config, file: configPath) {
-            print("exits      \(settings.task.rawValue), \(settings.head.rawValue) heads after layers \(settings.exits.map(String.init).joined(separator: ","))")
+            print("exits      \(settings.task.rawValue) after layers \(settings.exits.map(String.init).joined(separator: ",")): \(settings.headsDescription)")
             if let policy = settings.policy { print("policy     \(policy)") }
             if let g = settings.guarantee { print("guarantee  \(try CalibrationGuarantee(json: g).summary)") }
         }

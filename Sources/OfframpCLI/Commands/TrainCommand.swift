@@ -73,7 +73,7 @@ struct TrainCommand: ParsableCommand {
         options.layerWeighted = (weights ?? .layer).isLayerWeighted
         options.freezeWordEmbeddings = freezeWordEmbeddings
         options.klDirection = (klDirection ?? .teacherStudent).direction
-        printError("training \(m.layerCount)-layer \(m.settings.head.rawValue)/\(m.settings.pooling.rawValue) exits, mode \(mode.rawValue): \(trainData.count) train, \(devData.count) dev examples")
+        printError("training \(m.layerCount)-layer \(m.settings.headsDescription), mode \(mode.rawValue): \(trainData.count) train, \(devData.count) dev examples")
         // Say what the run uses, defaults included, so a weak result can be traced to a setting.
         printError(String(format: "settings: epochs %d, batch %d, max length %d, lr %g, head lr %g, warm-up %g, seed %llu",
                           epochs, training.batch.batchSize, maxLength, training.lr, options.headLearningRate ?? training.lr, warmup, training.seed))
@@ -128,10 +128,11 @@ struct TrainCommand: ParsableCommand {
             // FastBERT's recipe on a model fine-tuned with HF: its head stays the last exit (the teacher
             // of --mode distill), its labels are the model's, new exits go below it.
             guard hf.task == task else { throw UsageError("--model \(model) is a HF \(hf.task == .classify ? "sequence" : "token") classifier; use --task \(hf.task.rawValue)") }
-            guard (head ?? .linear) == .linear, (pooling ?? .cls) == .cls else {
-                throw UsageError("--model \(model) is a HF classifier, whose head is linear on [CLS]: --head linear --pooling cls")
-            }
-            var settings = ExitSettings(task: task, labels: hf.labels, head: .linear, pooling: .cls, exits: Array(1...max(1, config.numHiddenLayers)))
+            // The HF head stays linear on [CLS]; --head and --pooling choose the new exits below it.
+            var settings = ExitSettings(task: task, labels: hf.labels, head: head ?? .linear, pooling: pooling ?? .cls,
+                                        exits: Array(1...max(1, config.numHiddenLayers)))
+            settings.huggingFaceFinalExit = true
+            settings.poolerActivation = hf.poolerActivation
             settings.maxLength = maxLength
             return (try MultiExitModel.create(pretrained: source, settings: settings, seed: training.seed), nil)
         }

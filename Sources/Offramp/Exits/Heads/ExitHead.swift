@@ -40,7 +40,7 @@ public struct ExitHead: @unchecked Sendable {
 
     static func parameterSpecs(_ s: ExitSettings, hidden h: Int, layer l: Int) -> [(name: String, shape: [Int])] {
         let e = "exits.\(l).", n = s.labels.count
-        switch s.head {
+        switch s.head(at: l) {
         case .linear: return LinearHead.parameterSpecs(task: s.task, hidden: h, classes: n, prefix: e)
         case .fastbert: return FastBertHead.parameterSpecs(hidden: h, width: s.fastbertWidth, classes: n, prefix: e)
         }
@@ -50,9 +50,9 @@ public struct ExitHead: @unchecked Sendable {
         self.layer = layer
         classes = s.labels.count
         let e = "exits.\(layer)."
-        switch s.head {
+        switch s.head(at: layer) {
         case .linear:
-            kind = .linear(LinearHead(store, prefix: e, task: s.task, hidden: h, classes: classes, pooling: s.pooling,
+            kind = .linear(LinearHead(store, prefix: e, task: s.task, hidden: h, classes: classes, pooling: s.pooling(at: layer),
                                           activation: s.poolerActivation ?? .tanh))
         case .fastbert:
             kind = .fastbert(FastBertHead(store, prefix: e, hidden: h, width: s.fastbertWidth, heads: s.fastbertHeads, classes: classes))

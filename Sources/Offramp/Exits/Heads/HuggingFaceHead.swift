@@ -53,6 +53,7 @@ enum HuggingFaceHead {
         var settings = ExitSettings(task: task, labels: labels.map { $0! }, head: .linear, pooling: .cls,
                                     exits: [config.numHiddenLayers], trainingMode: "hf:\(arch)")
         if task == .classify { settings.poolerActivation = defaultActivation(config.family) }
+        settings.huggingFaceFinalExit = true
         // Inputs may be as long as the position table allows (BERT's 512, RoBERTa's 514 - 2).
         settings.maxLength = config.maxTokens
         try settings.validate(layers: config.numHiddenLayers, file: file)
