@@ -6,7 +6,9 @@
 #  2. Offramp loads that directory as it is: full-depth test predictions
 #     against PyTorch's (same label share, accuracy difference);
 #  3. exits are added by FastBERT self-distillation on the MR training texts
-#     with their labels removed (`train --mode distill`);
+#     with their labels removed (`train --mode distill`; its default students
+#     below a HF head are FastBERT heads: STUDENTS="--pooling mean" or
+#     "--pooling cls" tries linear ones);
 #  4. the exit policies are swept on MR test: the fastest wall-clock setting
 #     within 1 point of the PyTorch model's accuracy;
 #  5. the distilled model is exported (`export hf`), re-loaded by transformers,
@@ -40,7 +42,8 @@ p=[json.loads(l)["label"] for l in open(sys.argv[2]) if l.strip()]
 print("%.4f" % (100*sum(a==b for a,b in zip(rows,p))/len(rows)))' "$DATA/test.tsv" "$OUT/pytorch-test.jsonl")
 
 log "3. exits by self-distillation on unlabeled MR training texts"
-"$BIN" train --model "$OUT/hf-mr" --mode distill --train "$OUT/train-unlabeled.txt" --dev "$DATA/dev.tsv" \
+# shellcheck disable=SC2086
+"$BIN" train --model "$OUT/hf-mr" --mode distill ${STUDENTS:-} --train "$OUT/train-unlabeled.txt" --dev "$DATA/dev.tsv" \
     --batch-size 32 --max-length 64 --out "$OUT/hf-mr-distilled" 2>&1 | tee "$OUT/distill.log" >&2
 "$BIN" eval --model "$OUT/hf-mr-distilled" --data "$DATA/test.tsv" > "$OUT/eval-distilled.md"
 
