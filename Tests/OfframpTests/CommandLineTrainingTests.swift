@@ -57,6 +57,31 @@ import Testing
         #expect(try MultiExitModel.load(directory: out).layerCount == 4)
     }
 
+    /// FastBERT's recipe on a classifier fine-tuned with HF: `train --mode
+    /// distill` on unlabeled text adds FastBERT students by default (said on
+    /// the defaults line), the HF head stays the final exit computing what it
+    /// computed, and the result exports back to HF.
+    @Test func distillOntoAHFClassifierAddsFastBERTStudents() throws {
+        let work = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let hf = TestSupport.fixture("hf-heads/seq"), out = work.appendingPathComponent("distilled")
+        let r = try F.succeed(["train", "--model", hf.path, "--mode", "distill", "--epochs", "2", "--max-length", F.maxLength,
+                               "--batch-size", "6", "--train", try F.data("unlabeled.txt"), "--out", out.path])
+        #expect(r.stderr.contains("defaults taken: head fastbert below the HF classifier's head"), "\(r.transcript)")
+        #expect(r.stderr.contains("fastbert/cls heads below the HF classifier's head (linear on [CLS])"), "\(r.transcript)")
+        let settings = try F.settings(out)
+        #expect(settings.head == .fastbert && settings.huggingFaceFinalExit == true && settings.exits == [1, 2])
+        let original = try MultiExitModel.load(directory: hf), distilled = try MultiExitModel.load(directory: out)
+        let examples = try ["w1 w2 w3", "w4", "w5 w6 w7 w8"].map {
+            let e = try original.tokenizer.encode($0, pair: nil, maxLength: 16)
+            return EncodedExample(ids: e.ids, typeIds: e.typeIds, queryPositions: [0], labels: [-1])
+        }
+        let want = try original.allExitLogits(ExampleBatch(examples))[0], got = try distilled.allExitLogits(ExampleBatch(examples))
+        #expect(zip(got[1], want).allSatisfy { abs($0 - $1) <= 1e-5 }, "the teacher is frozen: \(got[1]) vs \(want)")
+        try F.succeed(["export", "hf", "--model", out.path, "--out", work.appendingPathComponent("exported").path])
+        #expect(try MultiExitModel.load(directory: work.appendingPathComponent("exported")).allExitLogits(ExampleBatch(examples)) == got)
+    }
+
     /// Killed with SIGKILL once it has saved an epoch, then --resume: the
     /// same weights, byte for byte, as a run that was never interrupted.
     @Test func resumeAfterKillMatchesUninterrupted() throws {
