@@ -117,6 +117,13 @@ struct PrecompiledTokenizerTests {
         let f = try t.encode("ﬁ")
         #expect(f.count > 2 && f.offsets.dropFirst().dropLast().allSatisfy { $0 == 0..<1 })
         #expect(try t.encode("ﬁ").ids == t.encode("fi").ids)
+        // HF's oddities, kept: a character deleted at the very start (U+0001)
+        // shifts the offsets after it back by one...
+        let shifted = try t.encode("\u{1}abc")
+        #expect(shifted.offsets.dropFirst().dropLast().map(\.lowerBound) == Array(0..<(shifted.count - 2)), "\(shifted.offsets)")
+        // ...and a grapheme whose first character alone has a rule (Ａ + U+0301) is
+        // replaced whole by that rule: the accent is gone, "Ａ́" tokenizes as "A".
+        #expect(try t.encode("\u{FF21}\u{301}").ids == t.encode("A").ids)
     }
 
     // MARK: - Bad input
