@@ -103,7 +103,11 @@ enum FuzzTarget: String, CaseIterable {
 
         let texts = ["A gorgeous, witty, seductive movie.", "Ünïcödé naïve café — “quotes” and ﬁ ligatures",
                      "東京で映画を見た。 한국어 텍스트", "emoji 👍🏽 and ZWJ 👩‍👩‍👧 sequences", "tab\tnew\nline\u{0}nul \u{7f}",
-                     String(repeating: "supercalifragilistic", count: 8), "[CLS] [SEP] [MASK] [UNK] ##ing"]
+                     String(repeating: "supercalifragilistic", count: 8), "[CLS] [SEP] [MASK] [UNK] ##ing",
+                     // SentencePiece's charsmap (the Precompiled normalizer): NFKC folds, a deletion at the
+                     // start, graphemes of 6 bytes and more, <mask> taking the space before it.
+                     "\u{1}ＡＢＣ１２ ﬁne ㍿ ① e\u{301}\u{302}\u{303} x\u{308}\u{308}\u{308} ｶﾀｶﾅ 🇫🇷 a <mask>  <s>b</s>",
+                     "\u{2581}a\u{2581}\u{2581}b \u{200B}\u{FEFF}\u{85} \u{3000}ideo\u{2028}y  \u{1100}\u{1161}\u{11A8}"]
         for (i, t) in texts.enumerated() { try put(.tokenizer, "text\(i)", Data([UInt8(20 + i * 9)]) + Data(t.utf8)) }
         try writeDataSeeds(put)
     }
@@ -114,8 +118,9 @@ enum FuzzTarget: String, CaseIterable {
         check(e.ids.allSatisfy { $0 >= 0 && Int($0) < vocabulary }, "id outside the vocabulary of \(vocabulary)")
     }
 
-    /// The tokenizer under test: $OFFRAMP_FUZZ_MODEL (WordPiece or Unigram, as its
-    /// tokenizer.json says), else the cached MiniLM-L6.
+    /// The tokenizer under test: $OFFRAMP_FUZZ_MODEL (WordPiece, Unigram or BPE, as
+    /// its tokenizer.json says; a directory holding only a tokenizer.json will do,
+    /// e.g. the XLM-R-layout fixture, see docs/fuzzing.md), else the cached MiniLM-L6.
     static let loadedTokenizer: any TextTokenizer = {
         let env = ProcessInfo.processInfo.environment
         let dir = env["OFFRAMP_FUZZ_MODEL"] ?? CorpusPreparation.defaultHome.appendingPathComponent("models/minilm-l6").path

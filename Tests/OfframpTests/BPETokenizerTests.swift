@@ -53,10 +53,8 @@ struct BPETokenizerTests {
         let prefix = try Self.load(file, replacements)
         for (name, sentences) in [("wsj", try TokenizerCorpora.wsj()), ("wnut", try TokenizerCorpora.wnut())] {
             for (suffix, tokenizer) in [("", plain), ("_prefix", prefix)] {
-                let fixture = try SentenceFixture(TestSupport.fixture("tokenizer-bpe/\(name)\(suffix).txt.gz"))
-                try fixture.checkCorpus(count: sentences.count, checksum: TokenizerCorpora.checksum(sentences: sentences), name: name)
-                let failures = try fixture.failures(sentences, label: { "\(name)\(suffix) sentence \($0)" },
-                                                    encode: { try tokenizer.encode(words: $0) })
+                let failures = try SentenceFixture.wordFailures(TestSupport.fixture("tokenizer-bpe/\(name)\(suffix).txt.gz"),
+                                                                name: name + suffix, sentences, tokenizer)
                 #expect(failures.isEmpty, "\(failures.count) of \(sentences.count) differ; first: \(failures.prefix(3))")
             }
         }
@@ -87,16 +85,11 @@ struct BPETokenizerTests {
         let standard = try Self.load("tokenizer.json")
         let file = try JSONDecoder().decode(TokenizerCaseFile.self,
                                             from: TestSupport.gunzip(TestSupport.fixture("tokenizer-bpe/cases.json.gz")))
-        var loaded: [String: any TextTokenizer] = [:]
-        let (failures, pairs, truncations) = try file.run { config in
-            guard let name = config?.variant else { return standard }
-            if let t = loaded[name] { return t }
+        let (failures, pairs, truncations, variants) = try file.run(standard: standard) { name in
             guard let (file, replacements) = Self.variants[name] else { throw OfframpError("unknown variant \(name)") }
-            let t = try Self.load(file, replacements)
-            loaded[name] = t
-            return t
+            return try Self.load(file, replacements)
         }
-        #expect(file.cases.count > 800 && pairs > 100 && truncations > 150 && loaded.count == Self.variants.count)
+        #expect(file.cases.count > 800 && pairs > 100 && truncations > 150 && variants == Self.variants.count)
         #expect(failures.isEmpty, "\(failures.count) of \(file.cases.count) cases differ; first: \(failures.prefix(3))")
     }
 

@@ -33,10 +33,8 @@ struct TokenizerTests {
     }
 
     private func checkWordCorpus(_ name: String, _ sentences: [[String]]) throws {
-        let tokenizer = try TokenizerTestData.tokenizer()
-        let fixture = try SentenceFixture(TestSupport.fixture("tokenizer/\(name).txt.gz"))
-        try fixture.checkCorpus(count: sentences.count, checksum: TokenizerCorpora.checksum(sentences: sentences), name: name)
-        let failures = try fixture.failures(sentences, label: { "\(name) sentence \($0)" }, encode: { try tokenizer.encode(words: $0) })
+        let failures = try SentenceFixture.wordFailures(TestSupport.fixture("tokenizer/\(name).txt.gz"), name: name, sentences,
+                                                        TokenizerTestData.tokenizer())
         #expect(failures.isEmpty, "\(failures.count) of \(sentences.count) sentences differ; first: \(failures.prefix(3))")
     }
 
@@ -522,6 +520,14 @@ struct SentenceFixture {
         return failures
     }
 
+    /// The fixture at `url` checked to be made from `sentences` (pre-split words),
+    /// then `failures` of `tokenizer` on every one of them, labelled `name sentence i`.
+    static func wordFailures(_ url: URL, name: String, _ sentences: [[String]], _ tokenizer: any TextTokenizer) throws -> [String] {
+        let fixture = try SentenceFixture(url)
+        try fixture.checkCorpus(count: sentences.count, checksum: TokenizerCorpora.checksum(sentences: sentences), name: name)
+        return try fixture.failures(sentences, label: { "\(name) sentence \($0)" }, encode: { try tokenizer.encode(words: $0) })
+    }
+
     /// Fails clearly when the corpus read here is not the one the fixture was made from.
     func checkCorpus(count: Int, checksum: String, name: String) throws {
         guard header["count"] == String(count), header["fnv1a64"] == checksum else {
@@ -635,5 +641,23 @@ extension TokenizerCaseFile {
             }
         }
         return (failures, pairs, truncations)
+    }
+}
+
+extension TokenizerCaseFile {
+    /// `run` with `standard` for the cases without a variant and, for the others,
+    /// the tokenizer `variant` loads for that name (once per name): also how many
+    /// variants were loaded.
+    func run(standard: any TextTokenizer, variant load: (String) throws -> any TextTokenizer)
+        throws -> (failures: [String], pairs: Int, truncations: Int, variants: Int) {
+        var loaded: [String: any TextTokenizer] = [:]
+        let (failures, pairs, truncations) = try run { config in
+            guard let name = config?.variant else { return standard }
+            if let t = loaded[name] { return t }
+            let t = try load(name)
+            loaded[name] = t
+            return t
+        }
+        return (failures, pairs, truncations, loaded.count)
     }
 }

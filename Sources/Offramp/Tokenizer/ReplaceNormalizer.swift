@@ -45,6 +45,13 @@ struct ReplaceNormalizer: Sendable, Equatable {
     func normalize(_ input: [UInt32], _ range: Range<Int>, into out: inout NormalizedText, scratch: inout NormalizedText) {
         out.removeAll()
         for i in range { out.append(input[i], from: i) }
+        apply(to: &out, scratch: &scratch)
+    }
+
+    /// Runs the steps on `text`, already normalized by something before (its
+    /// origins are kept). A replacement takes the origin of the last character
+    /// it replaces, as HF's `NormalizedString::replace` aligns it.
+    func apply(to out: inout NormalizedText, scratch: inout NormalizedText) {
         for step in steps {
             scratch.removeAll()
             if let map = step.map {
@@ -69,7 +76,7 @@ struct ReplaceNormalizer: Sendable, Equatable {
                     var end = i + 1
                     while end < out.count && out.scalars[end] == scalar { end += 1 }
                     if end - i >= minimum {
-                        for c in content { scratch.append(c, from: out.origins[i]) }
+                        for c in content { scratch.append(c, from: out.origins[end - 1]) }
                     } else {
                         for k in i..<end { scratch.append(scalar, from: out.origins[k]) }
                     }
@@ -78,20 +85,6 @@ struct ReplaceNormalizer: Sendable, Equatable {
             }
             swap(&out, &scratch)
         }
-    }
-}
-
-// MARK: - Reading tokenizer.json
-
-extension ReplaceNormalizer {
-    /// A `Replace` or a `Sequence` of them (nested sequences flattened). Only
-    /// one-character string patterns and regexes of the form `c{n,}` / `c+` (a
-    /// literal character repeated) are supported; anything else is refused
-    /// with an error naming the field.
-    static func parse(_ node: TokenizerJSON, field: String, _ fail: (String) -> OfframpError) throws -> ReplaceNormalizer {
-        var builder = Builder()
-        try builder.add(node, field: field, fail)
-        return builder.build()
     }
 }
 
@@ -139,33 +132,27 @@ extension ReplaceNormalizer {
             return ReplaceNormalizer(steps: steps)
         }
 
-        fileprivate mutating func add(_ node: TokenizerJSON, field: String, _ fail: (String) -> OfframpError) throws {
-            let type = node["type"]?.string ?? "(none)"
-            switch type {
-            case "Sequence":
-                guard let list = node["normalizers"]?.array else { throw fail("\(field).normalizers must be a list") }
-                for (i, item) in list.enumerated() { try add(item, field: "\(field).normalizers[\(i)]", fail) }
-            case "Replace":
-                guard let content = node["content"]?.string else { throw fail("\(field).content must be a string") }
-                var replacement: [UInt32] = []
-                for scalar in content.unicodeScalars { replacement.append(scalar.value) }
-                if let s = node["pattern"]?["String"]?.string {
-                    guard let first = s.unicodeScalars.first, s.unicodeScalars.count == 1 else {
-                        throw fail("\(field).pattern.String \(quotedToken(s)) must be one character (longer patterns are not supported)")
-                    }
-                    appendReplace(first.value, with: replacement)
-                } else if let regex = node["pattern"]?["Regex"]?.string {
-                    guard let (scalar, minimum) = ReplaceNormalizer.repeatedCharacter(regex) else {
-                        throw fail("\(field).pattern.Regex \(quotedToken(regex)) is not supported (only a character repeated: c{n,} or c+)")
-                    }
-                    appendRuns(of: scalar, minimum: minimum, content: replacement)
-                } else {
-                    throw fail("\(field).pattern must be {\"String\": ...} or {\"Regex\": ...}")
+        /// One HF `Replace` node.
+        mutating func addReplace(_ node: TokenizerJSON, field: String, _ fail: (String) -> OfframpError) throws {
+            guard let content = node["content"]?.string else { throw fail("\(field).content must be a string") }
+            var replacement: [UInt32] = []
+            for scalar in content.unicodeScalars { replacement.append(scalar.value) }
+            if let s = node["pattern"]?["String"]?.string {
+                guard let first = s.unicodeScalars.first, s.unicodeScalars.count == 1 else {
+                    throw fail("\(field).pattern.String \(quotedToken(s)) must be one character (longer patterns are not supported)")
                 }
-            default:
-                throw fail("\(field).type is \(type); only Replace and Sequence are supported with a Unigram model")
+                appendReplace(first.value, with: replacement)
+            } else if let regex = node["pattern"]?["Regex"]?.string {
+                guard let (scalar, minimum) = ReplaceNormalizer.repeatedCharacter(regex) else {
+                    throw fail("\(field).pattern.Regex \(quotedToken(regex)) is not supported (only a character repeated: c{n,} or c+)")
+                }
+                appendRuns(of: scalar, minimum: minimum, content: replacement)
+            } else {
+                throw fail("\(field).pattern must be {\"String\": ...} or {\"Regex\": ...}")
             }
         }
+
+        var isEmpty: Bool { steps.isEmpty && pending.isEmpty }
     }
 }
 

