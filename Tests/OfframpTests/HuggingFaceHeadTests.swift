@@ -129,6 +129,7 @@ import Testing
         #expect(students.store.entry("exits.1.reduce.weight") != nil && students.store.entry("exits.2.pooler.weight") != nil)
         #expect(zip(try students.allExitLogits(ExampleBatch(examples))[1], want).allSatisfy { abs($0 - $1) <= 1e-4 * scale })
         for m in [model, students] {
+            try m.encoder.prepare(precision: .fp32)  // as loading does: inference on the packed weights
             let out = try TestSupport.temporaryDirectory()
             defer { try? FileManager.default.removeItem(at: out) }
             try m.exportHuggingFace(to: out)
@@ -160,6 +161,7 @@ import Testing
         let examples = try Self.hfIds(try SafeTensorsFile(url: Self.reference), "seq").map {
             EncodedExample(ids: $0, typeIds: $0.map { _ in 0 }, queryPositions: [0], labels: [-1])
         }
+        try model.encoder.prepare(precision: .fp32)  // as loading does: inference on the packed weights
         #expect(try back.allExitLogits(ExampleBatch(examples)) == model.allExitLogits(ExampleBatch(examples)))
         // One exit only (the HF model itself): no file beside, and it reads back too.
         let single = try MultiExitModel.load(directory: Self.directory("seq"))

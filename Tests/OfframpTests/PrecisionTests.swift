@@ -147,6 +147,61 @@ import Testing
         return (c.reduce(0, +) / Double(rows), c.min() ?? 0)
     }
 
+    /// The packed fp32 kernel against a naive product: the shapes above and
+    /// two that cross its row slabs (168 rows at k = 384, 42 at k = 1536) with
+    /// a row tail; and each row's result is the same bits whatever rows share the call.
+    @Test(.enabled(if: fp32PackingAvailable)) func packedFp32KernelEqualsTheNaiveProduct() {
+        for (m, k, n, ldxExtra, ldoExtra, first) in Self.shapes + [(200, 384, 80, 1, 3, 16), (50, 1536, 40, 0, 0, 0)] where first < n {
+            let r = Self.run(.fp32, rows: m, inDim: k, outDim: n, ldxExtra: ldxExtra, ldoExtra: ldoExtra, first: first, bias: true)
+            let ldx = k + ldxExtra
+            #expect(r.untouched, "writes stay inside the window: \(m)x\(k)x\(n)")
+            var worst = 0.0
+            for i in 0..<m {
+                for (j, c) in (first ..< n).enumerated() {
+                    var s = Double(r.bias![j]), magnitude = 0.0
+                    for p in 0..<k { let t = Double(r.x[i * ldx + p]) * Double(r.w[c * k + p]); s += t; magnitude += abs(t) }
+                    worst = max(worst, abs(Double(r.out[i][j]) - s) / max(1, magnitude))
+                }
+            }
+            #expect(worst < 1e-6, "\(m)x\(k)x\(n) window from \(first): \(worst)")
+        }
+        let (k, n) = (384, 48)
+        let x = Self.random(13 * k, seed: 8), w = Self.random(n * k, seed: 9, scale: 0.1)
+        let packed = PackedWeights(w, outDim: n, inDim: k, precision: .fp32, scratch: PrecisionScratch())
+        func product(rows: Int, from r0: Int) -> [Float] {
+            var out = [Float](repeating: 0, count: rows * n)
+            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { packed.product($0.baseAddress!, xp.baseAddress! + r0 * k, rows: rows, columns: 0 ..< n) } }
+            return out
+        }
+        let all = product(rows: 13, from: 0)
+        for r in [0, 5, 12] { #expect(product(rows: 1, from: r) == Array(all[(r * n)..<((r + 1) * n)]), "row \(r) alone") }
+    }
+
+    /// fp32 inference packs the layer weights (AVX-512); training drops the
+    /// copy, so an update is never hidden behind a stale one.
+    @Test(.enabled(if: fp32PackingAvailable)) func fp32PackingIsForInferenceOnly() throws {
+        let dir = try TestModels.tinyPretrained(layers: 2)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let encoder = try BertEncoder.load(directory: dir)
+        let data = TestModels.classificationExamples()
+        let batch = PackedBatch(ids: data.map(\.ids), typeIds: data.map(\.typeIds))
+        #expect(!encoder.fp32Packed && encoder.packedWeightBytes == 0)
+        let blas = try encoder(batch).lastHidden.array
+        try encoder.prepare(precision: .fp32)
+        #expect(encoder.fp32Packed && encoder.packedWeightBytes > 0 && encoder.precision == .fp32)
+        let packed = try encoder(batch).lastHidden.array
+        #expect(zip(packed, blas).allSatisfy { abs($0 - $1) < 1e-5 }, "packed fp32 answers as fp32")
+        _ = try encoder.forwardTraining(batch, activations: EncoderActivations(layers: 2, pass: .deterministic()))
+        #expect(!encoder.fp32Packed && encoder.packedWeightBytes == 0, "training reads the live weights")
+        // An update shows at once in inference, and packing again packs it.
+        let w = encoder.parameters["encoder.layer.0.intermediate.dense.weight"]
+        for i in 0..<64 { w[i] *= 3 }
+        let changed = try encoder(batch).lastHidden.array
+        #expect(zip(changed, blas).contains { abs($0 - $1) > 1e-3 }, "the changed weight is read")
+        try encoder.prepare(precision: .fp32)
+        #expect(zip(try encoder(batch).lastHidden.array, changed).allSatisfy { abs($0 - $1) < 1e-5 }, "repacked from the live weights")
+    }
+
     @Test(.enabled(if: int8KernelsAvailable && bf16KernelsAvailable)) func preparedEncodersStayCloseToFp32() throws {
         let dir = try TestModels.tinyPretrained(layers: 4)
         defer { try? FileManager.default.removeItem(at: dir) }

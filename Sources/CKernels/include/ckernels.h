@@ -70,4 +70,17 @@ void ck_bf16_convert_rows(uint16_t *q, int ldq, const float *x, int ldx, int row
 void ck_gemm_bf16(float *out, int ldo, const uint16_t *a, int lda, const uint16_t *packed, const float *bias,
                   int rows, int k, int n0, int n1);
 
+// MARK: fp32 with packed weights (f32_gemm.c). Layout: W (n, k) in blocks of
+// 16 output columns, one row of 16 per k; n padded to 16 with zeros.
+
+/// Floats of W (n, k) packed (ck_f32_pack).
+int ck_f32_packed_size(int n, int k);
+/// Packs W (n, k; row stride ldw). Plain C: runs anywhere.
+void ck_f32_pack(float *packed, const float *w, int n, int k, int ldw);
+/// Output columns n0 <= c < n1 of W (n0 a multiple of 16), for 0 <= r < rows:
+/// out[r*ldo + c − n0] = Σ_k a[r*lda + k] · W[c,k] (+ bias[c − n0]); out and
+/// bias point at column n0's. Needs ck_has_avx512().
+void ck_gemm_f32_packed(float *out, int ldo, const float *a, int lda, const float *packed, const float *bias,
+                        int rows, int k, int n0, int n1);
+
 #endif

@@ -37,6 +37,10 @@ public final class BertEncoder: @unchecked Sendable {
     let stored: QuantizedEncoderWeights?
     /// The precision the layers' products run in (`prepare(precision:)`).
     public private(set) var precision: Precision = .fp32
+    /// Whether the fp32 layers run on a copy of their weights packed for the
+    /// AVX-512 fp32 kernel (`prepare(precision: .fp32)` for inference; training
+    /// drops the copy and reads the live weights).
+    public private(set) var fp32Packed = false
     /// Whether the int8 weights carry SmoothQuant's smoothing.
     public private(set) var smoothed = false
     /// False when the checkpoint had no pooler (its weights are then zero).
@@ -135,6 +139,10 @@ public final class BertEncoder: @unchecked Sendable {
     /// caller runs on the hidden states (exit heads) stay fp32. On a CPU
     /// without the precision's kernels the layers stay fp32: the result (and
     /// `precision`) says what runs. Inference only: training needs fp32.
+    /// fp32 on a CPU with AVX-512 copies each layer weight once into the
+    /// packed fp32 kernel's layout (one more copy of the layer weights; it
+    /// spares the copy OpenBLAS makes on every product, and answers the same
+    /// for a row whatever the batch); OFFRAMP_FP32_PACKED=0 keeps OpenBLAS.
     ///
     /// `smoothQuantOn` (int8): calibration batches for SmoothQuant
     /// (docs/methods.md#smoothquant): they run in fp32 first, recording each
@@ -160,13 +168,15 @@ public final class BertEncoder: @unchecked Sendable {
         }
         let p = evenWithoutKernels ? requested : requested.effective
         let smooth = p == .int8 && !calibration.isEmpty
-        if p == precision && !smooth && !smoothed { return p }
+        // Q, K and V are column windows of one packed weight: 16-column blocks.
+        let packFP32 = p == .fp32 && fp32PackingWanted && config.hiddenSize % 16 == 0
+        if p == precision && !smooth && !smoothed && (p != .fp32 || packFP32 == fp32Packed) { return p }
         if p != .fp32 && config.hiddenSize % 16 != 0 {
             // The packed kernels split Q, K and V at 16-column blocks.
             throw OfframpError("precision \(p) needs hidden_size to be a multiple of 16 (it is \(config.hiddenSize))")
         }
         guard alpha >= 0 && alpha <= 1 else { throw OfframpError("SmoothQuant alpha \(alpha) must be in [0, 1]") }
-        var packing = p == .fp32 ? nil : WeightPacking(precision: p, scratch: PrecisionScratch())
+        var packing = p == .fp32 && !packFP32 ? nil : WeightPacking(precision: p, scratch: PrecisionScratch())
         if smooth {
             let ranges = ChannelRanges()
             embeddings.wordTable = nil  // calibration runs the fp32 model
@@ -184,12 +194,21 @@ public final class BertEncoder: @unchecked Sendable {
         return p
     }
 
+    /// Whether `prepare(precision: .fp32)` packs: AVX-512 here, and not
+    /// turned off by OFFRAMP_FP32_PACKED=0 (to compare with OpenBLAS in one run).
+    private var fp32PackingWanted: Bool {
+        guard fp32PackingAvailable else { return false }
+        if let v = getenv("OFFRAMP_FP32_PACKED") { return String(cString: v) != "0" }
+        return true
+    }
+
     private func rebuildLayers(_ packing: WeightPacking?, _ p: Precision) throws {
         layers = try (0..<config.numHiddenLayers).map { try BertLayer(parameters, config: config, layer: $0, packing: packing) }
         precision = p
+        fp32Packed = p == .fp32 && packing != nil && packing?.recording == nil
     }
 
-    /// Bytes of the layers' int8 or bf16 weights and word table (0 in fp32);
+    /// Bytes of the layers' packed weights (int8, bf16 or packed fp32) and word table (0 in plain fp32);
     /// they sit beside the fp32 parameters, unless the checkpoint was saved quantized.
     public var packedWeightBytes: Int { layers.reduce(embeddings.wordTable?.byteCount ?? 0) { $0 + $1.packedWeightBytes } }
 
@@ -296,6 +315,8 @@ extension BertEncoder {
                                 plan: (any EliminationPlan)? = nil) throws -> [UnsafeMutablePointer<Float>] {
         try validate(batch)
         guard precision == .fp32 else { throw OfframpError("training runs in fp32; this encoder was prepared for \(precision)") }
+        // The packed copy would go stale at the first update: read the live weights.
+        if fp32Packed { try rebuildLayers(nil, .fp32) }
         let h = config.hiddenSize, t = batch.tokenCount
         acts.batch = batch
         let x = acts.output(t * h)

@@ -5,7 +5,9 @@ import CKernels
 // int8: W quantized per output channel, scale_c = max|W[c,:]| / 127; the
 // activations of each product quantized per row (per token) on the fly,
 // the u8 offset compensated per column (CKernels/int8_gemm.c). bf16: W and
-// the activations rounded to bfloat16 (bf16_gemm.c).
+// the activations rounded to bfloat16 (bf16_gemm.c). fp32: W copied once
+// into the kernel's panel layout, so inference products skip the copy OpenBLAS
+// makes on every call (f32_gemm.c).
 
 /// The buffers the reduced-precision products of one encoder share: the
 /// quantized (or rounded) activations and their row scales. One encoder's
@@ -35,12 +37,12 @@ public final class PrecisionScratch: @unchecked Sendable {
     deinit { bytes.deallocate(); rowScales.deallocate() }
 }
 
-/// W (outDim, inDim) in int8 or bf16, packed in blocks of 16 output columns.
+/// W (outDim, inDim) in int8, bf16 or fp32, packed in blocks of 16 output columns.
 public final class PackedWeights: @unchecked Sendable {
     public let precision: Precision
     public let outDim: Int
     public let inDim: Int
-    /// inDim rounded up to the kernel's step (4 for int8, 2 for bf16).
+    /// inDim rounded up to the kernel's step (4 for int8, 2 for bf16, 1 for fp32).
     let paddedInDim: Int
     let packed: UnsafeMutableRawPointer
     /// int8: 128 · Σ_k q[c,k] per column, and the per-channel scales.
@@ -54,12 +56,12 @@ public final class PackedWeights: @unchecked Sendable {
     /// Bytes of the packed weights (and int8's per-column tables).
     public let byteCount: Int
 
-    /// Quantizes (int8) or rounds (bf16) W (outDim, inDim; row stride `ldWeight`).
+    /// Quantizes (int8), rounds (bf16) or copies (fp32) W (outDim, inDim; row stride `ldWeight`).
     /// `smoothing` (int8 only): SmoothQuant's s_j per input channel; W·diag(s)
     /// is quantized, and each input is divided by s on the fly.
     public convenience init(_ weight: UnsafePointer<Float>, outDim: Int, inDim: Int, ldWeight: Int? = nil, precision: Precision,
                             scratch: PrecisionScratch, smoothing: [Float]? = nil) {
-        precondition(precision != .fp32, "fp32 weights are not packed")
+        precondition(precision != .fp32 || fp32PackingAvailable, "the packed fp32 kernel needs AVX-512")
         precondition(smoothing == nil || (precision == .int8 && smoothing!.count == inDim), "smoothing: int8, one per input")
         let ld = ldWeight ?? inDim
         switch precision {
@@ -72,7 +74,10 @@ public final class PackedWeights: @unchecked Sendable {
                 ck_s8_quantize(&q, &scales, weight, Int32(outDim), Int32(inDim), Int32(ld))
             }
             self.init(int8: q, scales: scales, outDim: outDim, inDim: inDim, scratch: scratch, smoothing: smoothing)
-        default:
+        case .fp32:
+            self.init(precision: .fp32, outDim: outDim, inDim: inDim, scratch: scratch, smoothing: nil)
+            ck_f32_pack(packed.assumingMemoryBound(to: Float.self), weight, Int32(outDim), Int32(inDim), Int32(ld))
+        case .bf16:
             self.init(precision: .bf16, outDim: outDim, inDim: inDim, scratch: scratch, smoothing: nil)
             ck_bf16_pack(packed.assumingMemoryBound(to: UInt16.self), weight, Int32(outDim), Int32(inDim), Int32(ld))
         }
@@ -114,6 +119,12 @@ public final class PackedWeights: @unchecked Sendable {
                 inverseSmoothing = nil
             }
             byteCount = size + 8 * columns + (smoothing == nil ? 0 : 8 * inDim)
+        } else if precision == .fp32 {
+            paddedInDim = inDim
+            let count = Int(ck_f32_packed_size(Int32(outDim), Int32(inDim)))
+            packed = .allocate(byteCount: 4 * count, alignment: 64)
+            compensation = nil; channelScales = nil; inverseSmoothing = nil
+            byteCount = 4 * count
         } else {
             paddedInDim = (inDim + 1) / 2 * 2
             let count = Int(ck_bf16_packed_size(Int32(outDim), Int32(inDim)))
@@ -159,6 +170,16 @@ public final class PackedWeights: @unchecked Sendable {
         if rows == 0 || columns.isEmpty { return }
         precondition(columns.lowerBound % 16 == 0 && columns.upperBound <= outDim, "columns \(columns) of \(outDim)")
         let ldi = ldInp ?? inDim, ldo = ldOut ?? columns.count, kp = paddedInDim
+        let first = columns.lowerBound, blocks = (columns.count + 15) / 16
+        if precision == .fp32 {  // the input as it is: nothing to quantize
+            let w = UnsafePointer(packed.assumingMemoryBound(to: Float.self))
+            parallelChunks(blocks, minimumChunk: 4) { b in
+                let n0 = first + b.lowerBound * 16, n1 = min(first + b.upperBound * 16, columns.upperBound)
+                ck_gemm_f32_packed(out + (n0 - first), Int32(ldo), inp, Int32(ldi), w, bias.map { $0 + (n0 - first) },
+                                   Int32(rows), Int32(inDim), Int32(n0), Int32(n1))
+            }
+            return
+        }
         let elementSize = precision == .int8 ? 1 : 2
         scratch.reserve(bytes: rows * kp * elementSize, rows: rows)
         let a = scratch.bytes, rowScales = scratch.rowScales
@@ -176,7 +197,6 @@ public final class PackedWeights: @unchecked Sendable {
         }
         // Output columns split across threads in whole 16-column blocks; at
         // least 64 columns a thread (fewer cost more to wake than they save).
-        let first = columns.lowerBound, blocks = (columns.count + 15) / 16
         parallelChunks(blocks, minimumChunk: 4) { b in
             let n0 = first + b.lowerBound * 16, n1 = min(first + b.upperBound * 16, columns.upperBound)
             let o = out + (n0 - first), bs = bias.map { $0 + (n0 - first) }

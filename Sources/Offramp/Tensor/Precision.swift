@@ -40,6 +40,9 @@ public enum Precision: String, Sendable, CaseIterable, CustomStringConvertible {
     public var effective: Precision { isAvailable ? self : .fp32 }
 }
 
+/// Whether fp32 weights can be packed for the AVX-512 fp32 kernel
+/// (`PackedWeights` in fp32).
+public let fp32PackingAvailable = ck_has_avx512() != 0
 /// Whether the int8 kernels (AVX-512 with VNNI) run on this CPU.
 public let int8KernelsAvailable = ck_has_avx512_vnni() != 0
 /// Whether the bf16 kernels (AVX-512 with BF16) run on this CPU.

@@ -40,8 +40,9 @@ struct BenchMemoryCommand: ParsableCommand {
         if let saved = encoder.savedQuantization {
             print("| saved quantized in \(saved.precision): fp32 parameters held | \(mb(Double(4 * encoder.parameters.storage.count))) |")
             print("| saved quantized in \(saved.precision): layer weights and word table packed | \(mb(Double(encoder.packedWeightBytes))) |")
-        } else if encoder.precision != .fp32 {
-            print("| layer weights and word table packed in \(encoder.precision) (beside the fp32 copy) | \(mb(Double(encoder.packedWeightBytes))) |")
+        } else if encoder.packedWeightBytes > 0 {
+            let what = encoder.precision == .fp32 ? "layer weights packed in fp32 for the kernel" : "layer weights and word table packed in \(encoder.precision)"
+            print("| \(what) (beside the fp32 copy) | \(mb(Double(encoder.packedWeightBytes))) |")
         }
         print(String(format: "| weights held / weights in fp32 | %.2f |", weights / fp32))
         print("| peak RSS before loading | \(mb(before)) |")

@@ -1,8 +1,8 @@
 // MARK: - Linear: HF `nn.Linear`, PyTorch layout
 
-/// How an encoder's linear layers hold their weights for inference below
-/// fp32: the precision (one whose kernels run here) and the scratch its
-/// products share; SmoothQuant's ranges and α (int8); or, to calibrate
+/// How an encoder's linear layers hold their weights for inference: the
+/// precision (one whose kernels run here; fp32: the weight copied once into
+/// the packed kernel's layout) and the scratch its products share; SmoothQuant's ranges and α (int8); or, to calibrate
 /// SmoothQuant, fp32 products that record their inputs' ranges; or the
 /// weights a quantized checkpoint stored, already packed (`stored`).
 struct WeightPacking {
@@ -15,7 +15,7 @@ struct WeightPacking {
 
 /// out (rows, outDim) = inp (rows, inDim) · weightᵀ + bias, weight (outDim, inDim).
 /// A view into the parameter store; its gradient is at the same offset of `Gradients`.
-/// With `packed`, inference products use its int8 or bf16 copy of the weight
+/// With `packed`, inference products use its int8, bf16 or packed fp32 copy of the weight
 /// (columns `packedColumn ..< packedColumn + outDim` of it); training and the
 /// backward pass always use the fp32 weight. A layer of a quantized
 /// checkpoint has no fp32 weight (nil), only `packed`: inference only.
@@ -50,7 +50,8 @@ struct Linear: @unchecked Sendable {
          packing: WeightPacking? = nil) {
         let key = UnsafeRawPointer(weight)
         let packed = packing.flatMap { p -> PackedWeights? in
-            guard p.precision != .fp32 else { return nil }
+            // Recording SmoothQuant's ranges reads each input in the fp32 path.
+            guard p.precision != .fp32 || (p.recording == nil && fp32PackingAvailable) else { return nil }
             let s = p.precision == .int8 ? p.smoothing.flatMap {
                 $0.ranges.smoothing(key, weight: weight, outDim: outDim, inDim: inDim, alpha: $0.alpha)
             } : nil
