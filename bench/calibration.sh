@@ -20,7 +20,7 @@ source "$(dirname "$0")/prepare.sh" calibration
 D="$OUT/data"
 
 [ -f "$OUT/mr-joint-mean/config.json" ] || "$BIN" train --model "$MODEL" --task classify --mode joint --head linear --pooling mean \
-  --train "$D/mr/train.tsv" --dev "$D/mr/dev.tsv" --epochs 3 --batch-size 32 --max-length 64 --lr 3e-5 \
+  --train "$D/mr/train.tsv" --dev "$D/mr/dev.tsv" --epochs 3 --batch-size 32 --max-length 64 --lr 3e-5 --head-lr 3e-5 \
   --out "$OUT/mr-joint-mean" 2> "$OUT/mr-joint-mean.log"
 "$BIN" bench calibration --model "$OUT/mr-joint-mean" --data "$D/mr/dev.tsv,$D/mr/test.tsv" \
   --policies entropy,confidence,patience,patience-confidence --risks consistency,accuracy --out "$OUT/mr" 2> "$OUT/mr.log"

@@ -20,7 +20,7 @@ E5="$OFFRAMP_HOME/models/e5-small"
 train() {  # name model [flags...]
   local name="$1" model="$2"; shift 2
   [ -f "$OUT/$name/config.json" ] || "$BIN" train --model "$model" --task classify --mode joint --head linear --pooling mean \
-    --train "$D/train.tsv" --dev "$D/dev.tsv" --test "$D/test.tsv" --epochs 3 --batch-size 32 --max-length 64 --lr 3e-5 \
+    --train "$D/train.tsv" --dev "$D/dev.tsv" --test "$D/test.tsv" --epochs 3 --batch-size 32 --max-length 64 --lr 3e-5 --head-lr 3e-5 \
     --out "$OUT/$name" "$@" 2> "$OUT/$name.log"
 }
 train minilm "$MODEL"

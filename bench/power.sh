@@ -19,7 +19,7 @@ LAMBDAS="${LAMBDAS:-1e-3 1.5e-3 2e-3 3e-3 1e-2}"
 MIDDLE="${MIDDLE:-3e-3}"
 
 [ -f "$OUT/base/config.json" ] || "$BIN" train --model "$MODEL" --task classify --mode joint --head linear --pooling mean \
-  --train "$D/train.tsv" --dev "$D/dev.tsv" --epochs 3 --batch-size 32 --max-length 64 --lr 3e-5 --out "$OUT/base" \
+  --train "$D/train.tsv" --dev "$D/dev.tsv" --epochs 3 --batch-size 32 --max-length 64 --lr 3e-5 --head-lr 3e-5 --out "$OUT/base" \
   2> "$OUT/base.log"
 for lambda in $LAMBDAS; do
   [ -f "$OUT/search-$lambda/config.json" ] || "$BIN" power search --model "$OUT/base" --train "$D/train.tsv" --dev "$D/dev.tsv" \

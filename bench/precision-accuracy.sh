@@ -28,7 +28,7 @@ evaluate() {
 train() { local out=$1; shift; [ -f "$OUT/$out/config.json" ] || "$BIN" train "$@" --out "$OUT/$out" 2> "$OUT/$out.log"; }
 
 train mr --model "$MODEL" --task classify --mode joint --head linear --pooling mean --train "$D/mr/train.tsv" --dev "$D/mr/dev.tsv" \
-  --epochs 3 --batch-size 32 --max-length 64 --lr 3e-5
+  --epochs 3 --batch-size 32 --max-length 64 --lr 3e-5 --head-lr 3e-5
 head -256 "$D/mr/train.tsv" | cut -f2 > "$OUT/mr-calibration.txt"
 if [ ! -f "$OUT/mr-calibrated/config.json" ]; then
   rm -rf "$OUT/mr-calibrated.tmp"; cp -r "$OUT/mr" "$OUT/mr-calibrated.tmp"

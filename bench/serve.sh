@@ -28,7 +28,7 @@ M="$OUT/mr-model"
 if [ ! -f "$M/config.json" ]; then
   if [ -f runs/demo/mr-joint-mean/config.json ]; then cp -r runs/demo/mr-joint-mean "$M"
   else "$BIN" train --model "$MODEL" --task classify --mode joint --head linear --pooling mean --train "$D/train.tsv" \
-         --dev "$D/dev.tsv" --epochs 3 --batch-size 32 --max-length 64 --lr 3e-5 --out "$M" 2> "$OUT/train.log"
+         --dev "$D/dev.tsv" --epochs 3 --batch-size 32 --max-length 64 --lr 3e-5 --head-lr 3e-5 --out "$M" 2> "$OUT/train.log"
   fi
 fi
 "$BIN" calibrate --model "$M" --dev "$D/dev.tsv" --test "$D/test.tsv" --max-drop 1.0 > "$OUT/calibrate.txt" 2>&1

@@ -14,7 +14,7 @@ head -n 1280 "$DATA/mr/train.tsv" > "$DATA/mr/train-1280.tsv"
 PY="$OFFRAMP_HOME/venv-peers/bin/python"
 TMP=$(mktemp -d)
 "$BIN" train --model "$OFFRAMP_HOME/models/minilm-l6" --train "$DATA/mr/train-1280.tsv" --mode joint --head linear --pooling mean \
-  --epochs 1 --batch-size 32 --max-length 64 --out "$TMP/offramp" 2> "$TMP/offramp.log"
+  --epochs 1 --batch-size 32 --max-length 64 --head-lr 3e-5 --out "$TMP/offramp" 2> "$TMP/offramp.log"
 swift_rate=$(grep -o 'done in [0-9]* s, [0-9.]* training examples/s' "$TMP/offramp.log" | grep -o '[0-9.]* training' | cut -d' ' -f1)
 mkdir -p "$TMP/pt/mr" && cp "$DATA/mr/train-1280.tsv" "$TMP/pt/mr/train.tsv" && cp "$DATA/mr/dev.tsv" "$DATA/mr/test.tsv" "$TMP/pt/mr/"
 "$PY" bench/train_reference.py --data "$TMP/pt/mr" --mode joint --head linear --pooling mean --epochs 1 --batch-size 32 \

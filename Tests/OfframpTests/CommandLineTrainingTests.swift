@@ -49,6 +49,10 @@ import Testing
         #expect(r.stderr.contains("mode \(m.mode)"), "\(r.transcript)")
         #expect(r.stderr.contains("dev after"), "a dev table after each epoch: \(r.transcript)")
         #expect(r.stderr.contains("settings: epochs 2, batch 6, max length \(F.maxLength), lr 0.005"), "the settings used: \(r.transcript)")
+        // New heads beside the backbone learn at 10x --lr by default (said); distill and two-stage keep --lr.
+        let scaled = try #require(TrainingMode(rawValue: m.mode).map(TrainingDefaults.scalesHeadLearningRate))
+        #expect(r.stderr.contains(scaled ? "lr 0.005, head lr 0.05, " : "lr 0.005, head lr 0.005, "), "\(r.transcript)")
+        #expect(r.stderr.contains("head lr 0.05 (10x --lr") == scaled, "\(r.transcript)")
         let settings = try F.settings(out)
         #expect(settings.trainingMode == m.mode)
         #expect(settings.exits == [1, 2, 3, 4])

@@ -68,6 +68,11 @@ struct TrainCommand: ParsableCommand {
         }
         var options = training.options(mode: mode, epochs: epochs)
         if let headDefault { defaults.append(headDefault) }
+        if training.headLr == nil && TrainingDefaults.scalesHeadLearningRate(mode) {
+            options.headLearningRate = TrainingDefaults.headLearningRateFactor * training.lr
+            defaults.append(String(format: "head lr %g (%gx --lr: new heads start from random weights, the backbone is pretrained)",
+                                   options.headLearningRate!, TrainingDefaults.headLearningRateFactor))
+        }
         options.distillLearningRateFactor = distillLrFactor ?? 10
         options.warmupFraction = warmup; options.weightDecay = weightDecay; options.maxGradNorm = maxGradNorm
         options.layerWeighted = (weights ?? .layer).isLayerWeighted

@@ -18,7 +18,7 @@ struct TrainingRunOptions: ParsableArguments {
     var keepOptimizerState = false
     @OptionGroup var batch: BatchOptions
     @Option(help: "Learning rate (AdamW).") var lr: Float = 3e-5
-    @Option(help: "Learning rate of the exit heads (default: --lr).") var headLr: Float?
+    @Option(help: "Learning rate of the exit heads (default: train: 10x --lr, except distill and two-stage; power: --lr).") var headLr: Float?
     @Option var seed: UInt64 = 42
 
     var outURL: URL { URL(fileURLWithPath: out) }
