@@ -98,3 +98,18 @@ def test_closed_encoder_is_an_error(minilm):
         assert e.embed(["fine"]).shape == (1, 384)
     with pytest.raises(offramp.OfframpError, match="closed"):
         e.embed(["too late"])
+
+
+def test_ctrl_c_between_batches_leaves_the_encoder_usable(encoder, sentences):
+    """KeyboardInterrupt lands between two batches (each one library call);
+    the encoder's lock is released and its next call is exact."""
+    import _thread
+
+    expected = encoder.embed(sentences)
+    timer = threading.Timer(0.05, _thread.interrupt_main)
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        for _ in range(10_000):
+            encoder.embed(sentences, batch_size=1)
+    timer.cancel()
+    assert np.array_equal(encoder.embed(sentences), expected)
