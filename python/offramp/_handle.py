@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Callable, List, Optional, Type, TypeVar, Union
+from typing import Any, Callable, Dict, List, Optional, Type, TypeVar, Union
 
 from . import _native
 from .errors import OfframpError
@@ -28,7 +28,7 @@ class Model:
     def __init__(self, handle: int) -> None:
         self._handle: Optional[int] = handle
         self._lock = threading.Lock()
-        self.info: dict = _native.info(handle)
+        self.info: Dict[str, Any] = _native.info(handle)
         """What the library reports of the model (kind, layers, labels, policy, ...)."""
 
     @classmethod

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import ctypes
 import math
 import numbers
 from ctypes import c_char_p, c_ssize_t
 from typing import Any, List, Optional, Sequence, Tuple
 
-from ._native import NO_SETTING
+from ._native import NO_SETTING, element
 from .errors import InputTypeError, OfframpError
 
 
@@ -22,10 +21,7 @@ class Strings:
 
     def slice(self, start: int, stop: int) -> Tuple[Any, Any]:
         """Pointers to elements start..<stop of both arrays."""
-        size_p, size_l = ctypes.sizeof(c_char_p), ctypes.sizeof(c_ssize_t)
-        p = ctypes.cast(ctypes.addressof(self.pointers) + start * size_p, ctypes.POINTER(c_char_p))
-        n = ctypes.cast(ctypes.addressof(self.lengths) + start * size_l, ctypes.POINTER(c_ssize_t))
-        return p, n
+        return element(self.pointers, start, c_char_p), element(self.lengths, start, c_ssize_t)
 
 
 def sequence(value: Any, name: str) -> Sequence[Any]:

@@ -13,7 +13,11 @@ import os
 import threading
 from ctypes import POINTER, c_char_p, c_double, c_float, c_int32, c_int64, c_ssize_t, c_void_p
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 from .errors import InputTypeError, ModelNotFoundError, OfframpError
 
@@ -108,12 +112,12 @@ def library() -> ctypes.CDLL:
         return _library
 
 
-def message_buffer() -> ctypes.Array:
+def message_buffer() -> "ctypes.Array[ctypes.c_char]":
     """A fresh buffer for one call's error message (so threads never share one)."""
     return ctypes.create_string_buffer(MESSAGE_BYTES)
 
 
-def check(status: int, message: ctypes.Array) -> None:
+def check(status: int, message: "ctypes.Array[ctypes.c_char]") -> None:
     """Raises the exception a status stands for, with the library's message."""
     if status == OK:
         return
@@ -142,10 +146,26 @@ def load(function: str, path: Any, precision: Optional[str]) -> int:
     return handle.value
 
 
-def info(handle: int) -> dict:
+def info(handle: int) -> Dict[str, Any]:
     """The handle's model as a dict (offramp_handle_info)."""
     lib = library()
     n = lib.offramp_handle_info(handle, None, 0)
     buffer = ctypes.create_string_buffer(n + 1)
     lib.offramp_handle_info(handle, buffer, n + 1)
-    return json.loads(buffer.value.decode("utf-8"))
+    result: Dict[str, Any] = json.loads(buffer.value.decode("utf-8"))
+    return result
+
+
+def floats(array: "npt.NDArray[np.float32]") -> "ctypes._Pointer[c_float]":
+    """A float32 array's data as the ABI's float*."""
+    return array.ctypes.data_as(POINTER(c_float))
+
+
+def int32s(array: "npt.NDArray[np.int32]") -> "ctypes._Pointer[c_int32]":
+    """An int32 array's data as the ABI's int32_t*."""
+    return array.ctypes.data_as(POINTER(c_int32))
+
+
+def element(array: "ctypes.Array[Any]", index: int, kind: Any) -> Any:
+    """A pointer to element `index` of a ctypes array of `kind`."""
+    return ctypes.cast(ctypes.addressof(array) + index * ctypes.sizeof(kind), POINTER(kind))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _inputs, _native
 from ._handle import MultiExitModel
@@ -20,11 +21,11 @@ class Predictions:
 
     labels: List[str]
     """Each text's label."""
-    label_ids: np.ndarray
+    label_ids: "npt.NDArray[np.int32]"
     """(n,) int32: each label's index in `Classifier.labels`."""
-    probabilities: np.ndarray
+    probabilities: "npt.NDArray[np.float32]"
     """(n, classes) float32: each label's probability, in `Classifier.labels` order."""
-    exit_layers: np.ndarray
+    exit_layers: "npt.NDArray[np.int32]"
     """(n,) int32: the 1-based layer whose exit answered."""
 
     def __len__(self) -> int:
@@ -78,9 +79,9 @@ class Classifier(MultiExitModel):
             rows = probabilities[start:stop]
             status = lib.offramp_classifier_predict(
                 handle, a, a_lengths, b, b_lengths, stop - start, start, policy_name, t, p, k, size,
-                label_ids[start:].ctypes.data_as(_native.POINTER(_native.c_int32)),
-                rows.ctypes.data_as(_native.POINTER(_native.c_float)), rows.size,
-                exit_layers[start:].ctypes.data_as(_native.POINTER(_native.c_int32)),
+                _native.int32s(label_ids[start:]),
+                _native.floats(rows), rows.size,
+                _native.int32s(exit_layers[start:]),
                 message, _native.MESSAGE_BYTES,
             )
             _native.check(status, message)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Union
+from typing import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _inputs, _native
 from ._handle import Model
@@ -31,7 +32,7 @@ class Encoder(Model):
         return int(self.info["max_length"])
 
     def embed(self, texts: Sequence[str], pooling: str = "mean", normalize: bool = False,
-              batch_size: int = 32) -> np.ndarray:
+              batch_size: int = 32) -> "npt.NDArray[np.float32]":
         """Pooled embeddings, float32 of shape (len(texts), hidden_size), the
         same numbers `offramp encode` prints. `pooling`: "mean" (over the
         tokens, sentence-transformers' default) or "cls"; `normalize`: unit L2 norm."""
@@ -47,7 +48,7 @@ class Encoder(Model):
             rows = out[start:stop]
             status = lib.offramp_encoder_embed(
                 handle, pointers, lengths, stop - start, start, pooling_name, int(bool(normalize)), size,
-                rows.ctypes.data_as(_native.POINTER(_native.c_float)), rows.size, message, _native.MESSAGE_BYTES,
+                _native.floats(rows), rows.size, message, _native.MESSAGE_BYTES,
             )
             _native.check(status, message)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import List, NamedTuple, Optional, Sequence, Union
+import ctypes
+from typing import List, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -48,7 +49,7 @@ class Tagger(MultiExitModel):
         label_ids = np.zeros(n, dtype=np.int32)
         probabilities = np.zeros(n, dtype=np.float32)
         exit_layers = np.zeros(n, dtype=np.int32)
-        sentence_lengths = (_native.c_ssize_t * max(len(counts), 1))(*counts)
+        sentence_lengths = (ctypes.c_ssize_t * max(len(counts), 1))(*counts)
         lib = _native.library()
 
         def run(handle: int, start: int, stop: int) -> None:
@@ -57,12 +58,11 @@ class Tagger(MultiExitModel):
             pointers, lengths = flat.slice(w0, w1)
             status = lib.offramp_tagger_tag(
                 handle, pointers, lengths, w1 - w0,
-                _native.ctypes.cast(_native.ctypes.addressof(sentence_lengths) + start * _native.ctypes.sizeof(_native.c_ssize_t),
-                                    _native.POINTER(_native.c_ssize_t)),
+                _native.element(sentence_lengths, start, ctypes.c_ssize_t),
                 stop - start, start, policy_name, t, k, b, size,
-                label_ids[w0:].ctypes.data_as(_native.POINTER(_native.c_int32)),
-                probabilities[w0:].ctypes.data_as(_native.POINTER(_native.c_float)),
-                exit_layers[w0:].ctypes.data_as(_native.POINTER(_native.c_int32)),
+                _native.int32s(label_ids[w0:]),
+                _native.floats(probabilities[w0:]),
+                _native.int32s(exit_layers[w0:]),
                 message, _native.MESSAGE_BYTES,
             )
             _native.check(status, message)
