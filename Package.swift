@@ -13,6 +13,9 @@ let package = Package(
         // The command is `offramp`; its target is OfframpCLI so that its folder
         // does not collide with Sources/Offramp on case-insensitive file systems.
         .executable(name: "offramp", targets: ["OfframpCLI"]),
+        // The C ABI (Sources/OfframpC/offramp.h) the Python package loads with
+        // ctypes; scripts/wheel builds it with the Swift runtime linked in.
+        .library(name: "OfframpC", type: .dynamic, targets: ["OfframpC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -48,6 +51,10 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // `@_cdecl` functions over the library: opaque handles, caller-owned
+        // buffers, status codes with messages. It depends on the library,
+        // never the reverse.
+        .target(name: "OfframpC", dependencies: ["Offramp"], exclude: ["offramp.h"]),
         // A blocking loopback HTTP client and a closed-loop load generator:
         // for `offramp loadtest` and the server's tests, not for the server.
         .target(name: "OfframpLoadTest"),
