@@ -170,41 +170,41 @@ public final class PackedWeights: @unchecked Sendable {
         if rows == 0 || columns.isEmpty { return }
         precondition(columns.lowerBound % 16 == 0 && columns.upperBound <= outDim, "columns \(columns) of \(outDim)")
         let ldi = ldInp ?? inDim, ldo = ldOut ?? columns.count, kp = paddedInDim
-        let first = columns.lowerBound, blocks = (columns.count + 15) / 16
-        if precision == .fp32 {  // the input as it is: nothing to quantize
-            let w = UnsafePointer(packed.assumingMemoryBound(to: Float.self))
-            parallelChunks(blocks, minimumChunk: 4) { b in
-                let n0 = first + b.lowerBound * 16, n1 = min(first + b.upperBound * 16, columns.upperBound)
-                ck_gemm_f32_packed(out + (n0 - first), Int32(ldo), inp, Int32(ldi), w, bias.map { $0 + (n0 - first) },
-                                   Int32(rows), Int32(inDim), Int32(n0), Int32(n1))
-            }
-            return
-        }
-        let elementSize = precision == .int8 ? 1 : 2
-        scratch.reserve(bytes: rows * kp * elementSize, rows: rows)
-        let a = scratch.bytes, rowScales = scratch.rowScales
         let k = Int32(inDim), lda = Int32(kp), precision = precision, factor = inverseSmoothing.map { UnsafePointer($0) }
-        // Quantizing is a pass over the input; worth splitting only for many rows.
-        parallelChunks(rows, minimumChunk: max(16, (1 << 16) / max(inDim, 1))) { r in
-            let n = Int32(r.count)
-            if precision == .int8 {
-                ck_u8_quantize_rows(a.assumingMemoryBound(to: UInt8.self) + r.lowerBound * kp, lda,
-                                    rowScales + r.lowerBound, inp + r.lowerBound * ldi, Int32(ldi), n, k, factor)
-            } else {
-                ck_bf16_convert_rows(a.assumingMemoryBound(to: UInt16.self) + r.lowerBound * kp, lda,
-                                     inp + r.lowerBound * ldi, Int32(ldi), n, k)
+        let a: UnsafeMutableRawPointer, rowScales: UnsafeMutablePointer<Float>
+        if precision == .fp32 {  // the input as it is: nothing to quantize
+            a = UnsafeMutableRawPointer(mutating: inp); rowScales = scratch.rowScales
+        } else {
+            let elementSize = precision == .int8 ? 1 : 2
+            scratch.reserve(bytes: rows * kp * elementSize, rows: rows)
+            a = scratch.bytes; rowScales = scratch.rowScales
+            // Quantizing is a pass over the input; worth splitting only for many rows.
+            parallelChunks(rows, minimumChunk: max(16, (1 << 16) / max(inDim, 1))) { r in
+                let n = Int32(r.count)
+                if precision == .int8 {
+                    ck_u8_quantize_rows(a.assumingMemoryBound(to: UInt8.self) + r.lowerBound * kp, lda,
+                                        rowScales + r.lowerBound, inp + r.lowerBound * ldi, Int32(ldi), n, k, factor)
+                } else {
+                    ck_bf16_convert_rows(a.assumingMemoryBound(to: UInt16.self) + r.lowerBound * kp, lda,
+                                         inp + r.lowerBound * ldi, Int32(ldi), n, k)
+                }
             }
         }
         // Output columns split across threads in whole 16-column blocks; at
         // least 64 columns a thread (fewer cost more to wake than they save).
+        let first = columns.lowerBound, blocks = (columns.count + 15) / 16
         parallelChunks(blocks, minimumChunk: 4) { b in
             let n0 = first + b.lowerBound * 16, n1 = min(first + b.upperBound * 16, columns.upperBound)
             let o = out + (n0 - first), bs = bias.map { $0 + (n0 - first) }
-            if precision == .int8 {
+            switch precision {
+            case .fp32:
+                ck_gemm_f32_packed(o, Int32(ldo), a.assumingMemoryBound(to: Float.self), Int32(ldi),
+                                   packed.assumingMemoryBound(to: Float.self), bs, Int32(rows), k, Int32(n0), Int32(n1))
+            case .int8:
                 ck_gemm_u8s8(o, Int32(ldo), a.assumingMemoryBound(to: UInt8.self), lda, rowScales,
                              packed.assumingMemoryBound(to: Int8.self), compensation, channelScales, bs,
                              Int32(rows), k, Int32(n0), Int32(n1))
-            } else {
+            case .bf16:
                 ck_gemm_bf16(o, Int32(ldo), a.assumingMemoryBound(to: UInt16.self), lda,
                              packed.assumingMemoryBound(to: UInt16.self), bs, Int32(rows), k, Int32(n0), Int32(n1))
             }
