@@ -96,6 +96,19 @@ import Testing
         for m in c.mentions { #expect(r.stderr.contains(m), "stderr does not mention \(m): \(r.transcript)") }
     }
 
+    /// OFFRAMP_FP32_PACKED takes 0 or 1; anything else is an error naming it
+    /// (bad data: status 1), not a silent default.
+    @Test func fp32PackingSettingIsChecked() throws {
+        let arguments = ["encode", "--model", try CommandLineFixtures.pretrained.get().path, "w5"]
+        let bad = try OfframpProcess.run(arguments, environment: ["OFFRAMP_FP32_PACKED": "yes"])
+        #expect(bad.status == 1, "\(bad.transcript)")
+        #expect(bad.stderr.contains("OFFRAMP_FP32_PACKED \"yes\" must be 0"), "\(bad.transcript)")
+        for value in ["0", "1"] {
+            let r = try OfframpProcess.run(arguments, environment: ["OFFRAMP_FP32_PACKED": value])
+            #expect(r.status == 0, "OFFRAMP_FP32_PACKED=\(value): \(r.transcript)")
+        }
+    }
+
     /// A saved config whose policy would trap converting to Int is a clear
     /// error naming the file and field, in every command that loads it.
     @Test(arguments: ["budget:1e300", "patience:inf", "budget:2.5", "entropy:nan", "sentee:0.3"])

@@ -40,7 +40,7 @@ public final class BertEncoder: @unchecked Sendable {
     /// Whether the fp32 layers run on a copy of their weights packed for the
     /// AVX-512 fp32 kernel (`prepare(precision: .fp32)` for inference; training
     /// drops the copy and reads the live weights).
-    public private(set) var fp32Packed = false
+    public var fp32Packed: Bool { precision == .fp32 && packedWeightBytes > 0 }
     /// Whether the int8 weights carry SmoothQuant's smoothing.
     public private(set) var smoothed = false
     /// False when the checkpoint had no pooler (its weights are then zero).
@@ -169,7 +169,7 @@ public final class BertEncoder: @unchecked Sendable {
         let p = evenWithoutKernels ? requested : requested.effective
         let smooth = p == .int8 && !calibration.isEmpty
         // Q, K and V are column windows of one packed weight: 16-column blocks.
-        let packFP32 = p == .fp32 && fp32PackingWanted && config.hiddenSize % 16 == 0
+        let packFP32 = try p == .fp32 && Self.fp32PackingWanted() && config.hiddenSize % 16 == 0
         if p == precision && !smooth && !smoothed && (p != .fp32 || packFP32 == fp32Packed) { return p }
         if p != .fp32 && config.hiddenSize % 16 != 0 {
             // The packed kernels split Q, K and V at 16-column blocks.
@@ -195,17 +195,22 @@ public final class BertEncoder: @unchecked Sendable {
     }
 
     /// Whether `prepare(precision: .fp32)` packs: AVX-512 here, and not
-    /// turned off by OFFRAMP_FP32_PACKED=0 (to compare with OpenBLAS in one run).
-    private var fp32PackingWanted: Bool {
-        guard fp32PackingAvailable else { return false }
-        if let v = getenv("OFFRAMP_FP32_PACKED") { return String(cString: v) != "0" }
-        return true
+    /// turned off by OFFRAMP_FP32_PACKED=0 (to compare with OpenBLAS in one
+    /// run); another value than 0 or 1 is an error naming the variable.
+    private static func fp32PackingWanted() throws -> Bool {
+        var wanted = true
+        if let v = getenv("OFFRAMP_FP32_PACKED").map({ String(cString: $0) }) {
+            guard v == "0" || v == "1" else {
+                throw OfframpError("OFFRAMP_FP32_PACKED \"\(v)\" must be 0 (fp32 products by OpenBLAS) or 1 (the packed fp32 kernel, the default)")
+            }
+            wanted = v == "1"
+        }
+        return wanted && fp32PackingAvailable
     }
 
     private func rebuildLayers(_ packing: WeightPacking?, _ p: Precision) throws {
         layers = try (0..<config.numHiddenLayers).map { try BertLayer(parameters, config: config, layer: $0, packing: packing) }
         precision = p
-        fp32Packed = p == .fp32 && packing != nil && packing?.recording == nil
     }
 
     /// Bytes of the layers' packed weights (int8, bf16 or packed fp32) and word table (0 in plain fp32);
